@@ -1,0 +1,63 @@
+"""Command line: continue a prompt with GPT-2, streaming the text as it is generated.
+
+    python -m gptlite.generate "The weather today is"
+    python -m gptlite.generate --model path/to/model --temperature 0 --max-new-tokens 20 "Hello"
+
+Prints the prompt, then the continuation as it arrives. Bad input gets one
+line on stderr naming the problem, and exit status 2.
+"""
+
+import argparse
+import sys
+
+from .gpt import GPT
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line, no usage block: `gptlite.generate: error: ...`, exit status 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parser():
+    p = ArgumentParser(prog="gptlite.generate", description="Continue a prompt with a GPT-2 model, streaming the text.")
+    p.add_argument("prompt", help="the text to continue; an empty string starts a new document")
+    p.add_argument("--model", default="gpt2", help="a model directory, or a released model's name (default: gpt2)")
+    p.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="generate at most N tokens (default: 64)")
+    p.add_argument("--temperature", type=float, default=0.8, metavar="T",
+                   help="randomness: 0 always picks the likeliest token, higher is more varied (default: 0.8)")
+    p.add_argument("--top-k", type=int, default=40, metavar="K",
+                   help="sample only from the K likeliest tokens; 0 = no limit (default: 40)")
+    p.add_argument("--top-p", type=float, default=1.0, metavar="P",
+                   help="sample only from the likeliest tokens whose probabilities add up to P, in (0, 1] (default: 1.0)")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, metavar="R",
+                   help="make tokens already in the text less likely; 1 = off, 1.2 is typical (default: 1.0)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed, for output that repeats exactly")
+    p.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                   help="end the output just before TEXT; may be given more than once")
+    return p  # fmt: skip
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        gpt = GPT.from_pretrained(args.model)
+        pieces = gpt.stream(args.prompt, args.max_new_tokens, stop=args.stop, temperature=args.temperature,
+                            top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
+                            seed=args.seed)  # fmt: skip
+        first = next(pieces, "")  # argument errors surface here, before the prompt is printed
+        print(args.prompt + first, end="", flush=True)
+        for piece in pieces:
+            print(piece, end="", flush=True)
+        print()
+    except (ValueError, FileNotFoundError) as e:
+        print(f"gptlite.generate: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print()
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

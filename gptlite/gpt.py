@@ -1,0 +1,203 @@
+"""`GPT`: a GPT-2 model and its tokenizer, with the calls people expect.
+
+    gpt = GPT.from_pretrained("path/to/model")
+    logits = gpt(ids)                                  # [len(ids), n_vocab]
+    new_ids = gpt.generate(ids, max_new_tokens=32)     # new tokens only
+    text = gpt.complete("The weather today is")        # the continuation
+    for piece in gpt.stream("The weather today is"): print(piece, end="")
+
+Generation (Radford et al. 2019 sample with the same loop; openai/gpt-2
+`src/sample.py`) is autoregressive: run the prompt through the model once
+("prefill"), pick a token from the last position's logits, feed just that token
+back in, and repeat. The KV cache (`model.KVCache`) keeps every layer's keys
+and values, so each step costs one position.
+
+Prompts of different lengths run as one batch by padding them on the left:
+padding is masked out of attention and each row's positions count only its
+real tokens, so every row comes out as it would alone.
+"""
+
+import numpy as np
+
+from . import checkpoint
+from .model import KVCache, attention_mask, hidden_states, lm_head, nest
+from .sampling import Sampler
+from .tokenizer import Tokenizer
+
+
+class TextStream:
+    """Turns one row's new tokens into text, holding back what could be the start of a stop string."""
+
+    def __init__(self, tokenizer, stop):
+        self._decode = tokenizer.stream_decoder()
+        self._stop = [s for s in stop if s]
+        self.text = ""  # all decoded text so far
+        self._emitted = 0  # how much of it has been handed out
+        self.stopped = False
+
+    def feed(self, token):
+        """Add a token; return the text that is now safe to hand out (never part of a stop string)."""
+        self.text += self._decode(token)
+        hits = [i for i in (self.text.find(s) for s in self._stop) if i >= 0]
+        if hits:
+            self.stopped = True
+            self.text = self.text[: min(hits)]
+            return self._take(len(self.text))
+        held = max((k for s in self._stop for k in range(1, len(s)) if self.text.endswith(s[:k])), default=0)
+        return self._take(len(self.text) - held)
+
+    def finish(self):
+        """The text still held back (a partial stop string, or bytes of an unfinished character)."""
+        if not self.stopped:
+            self.text += self._decode.flush()
+        return self._take(len(self.text))
+
+    def _take(self, end):
+        piece, self._emitted = self.text[self._emitted : end], max(self._emitted, end)
+        return piece
+
+
+class GPT:
+    def __init__(self, config, params, tokenizer):
+        self.config = config
+        self.params = params  # nested dict, as model.nest builds it
+        self.tokenizer = tokenizer  # None for a model shipped without tokenizer files: token ids only
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir):
+        """Load a model directory: a Hugging Face GPT-2 checkpoint or gptlite's converted layout."""
+        config, tensors, vocab = checkpoint.load_dir(name_or_dir)
+        return cls(config, nest(tensors), Tokenizer.from_files(*vocab) if vocab else None)
+
+    def __call__(self, ids):
+        """Logits for every position of one sequence: list of n_seq ids -> [n_seq, n_vocab] float32."""
+        ids = self._check_ids(ids, 0)
+        cache = KVCache(self.config, 1, len(ids))
+        seen = np.ones((1, len(ids)), bool)
+        x = hidden_states(self.params, ids[None], np.arange(len(ids))[None], attention_mask(seen, len(ids)), cache, self.config.n_head)
+        return lm_head(x[0], self.params["wte"])  # [n_seq, n_embd] -> [n_seq, n_vocab]
+
+    def _check_ids(self, ids, max_new_tokens):
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError("a prompt must be a non-empty list of token ids")
+        if ids.min() < 0 or ids.max() >= self.config.n_vocab:
+            raise ValueError(f"token ids must be in [0, {self.config.n_vocab}), got {ids.min()}..{ids.max()}")
+        if len(ids) + max_new_tokens > self.config.n_ctx:
+            raise ValueError(
+                f"prompt ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) is longer than "
+                f"the model's context of {self.config.n_ctx} tokens"
+            )
+        return ids.astype(np.int64)
+
+    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped):
+        """Generate for a batch of prompts. Each step yields [(row, token)] for the rows still going.
+
+        A row ends at eos_token_id (not yielded), after max_new_tokens, or when the
+        caller adds it to `stopped` (a set) between steps.
+        """
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+        prompts = [self._check_ids(p, max_new_tokens) for p in prompts]
+        seeds = seed if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
+        if len(seeds) != len(prompts):
+            raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+        rngs = [np.random.default_rng(s) for s in seeds]  # one per row: a row samples as it would alone
+        if max_new_tokens == 0:
+            return
+        n_batch, n_prompt = len(prompts), max(len(p) for p in prompts)
+        max_len = n_prompt + max_new_tokens
+        ids = np.zeros((n_batch, n_prompt), np.int64)  # padding id 0 is never attended to
+        seen = np.ones((n_batch, max_len), bool)  # False at left padding
+        for r, p in enumerate(prompts):
+            ids[r, n_prompt - len(p) :] = p
+            seen[r, : n_prompt - len(p)] = False
+        positions = np.maximum(np.cumsum(seen[:, :n_prompt], axis=1) - 1, 0)  # [n_batch, n_prompt]: real tokens only
+        history = [list(p) for p in prompts]  # for the repetition penalty
+        rows = np.arange(n_batch)  # which prompt each row of the cache holds
+        cache = KVCache(self.config, n_batch, max_len)
+        for step in range(max_new_tokens):
+            mask = attention_mask(seen[:, : cache.n_past + ids.shape[1]], ids.shape[1])
+            x = hidden_states(self.params, ids, positions, mask, cache, self.config.n_head)
+            logits = lm_head(x[:, -1], self.params["wte"])  # only the last position: [n_rows, n_embd] -> [n_rows, n_vocab]
+            tokens = np.array([sampler(logits[i], history[r], rngs[r]) for i, r in enumerate(rows)])
+            live = [(r, t) for r, t in zip(rows, tokens) if r not in stopped and t != eos_token_id]
+            for r, t in live:
+                history[r].append(int(t))
+            yield [(int(r), int(t)) for r, t in live]
+            stopped.update(r for r, t in zip(rows, tokens) if t == eos_token_id)
+            keep = np.array([i for i, r in enumerate(rows) if r not in stopped], dtype=np.int64)
+            if keep.size == 0:
+                return
+            if 2 * keep.size <= rows.size:  # drop finished rows when it halves the batch: the copy pays for itself
+                cache.keep_rows(keep)
+                rows, seen, tokens, positions = rows[keep], seen[keep], tokens[keep], positions[keep]
+            ids = tokens[:, None]  # [n_rows, 1]
+            positions = positions[:, -1:] + 1  # [n_rows, 1]
+
+    def generate(self, ids, max_new_tokens=32, *, temperature=0.8, top_k=40, top_p=1.0, repetition_penalty=1.0,
+                 seed=None, eos_token_id="default"):  # fmt: skip
+        """New token ids after a prompt of ids; or, given a list of prompts, one list per prompt.
+
+        Stops at `eos_token_id` (default <|endoftext|>, not included; None: never) or after max_new_tokens.
+        `seed` (an int, or one per prompt) makes sampling reproducible; temperature=0 is greedy.
+        """
+        sampler = Sampler(temperature, top_k, top_p, repetition_penalty)
+        batched = len(ids) > 0 and not np.isscalar(ids[0])
+        prompts = ids if batched else [ids]
+        if eos_token_id == "default":
+            eos_token_id = self.tokenizer.eot_token if self.tokenizer else None
+        out = [[] for _ in prompts]
+        for step in self._tokens(prompts, max_new_tokens, sampler, seed, eos_token_id, set()):
+            for r, t in step:
+                out[r].append(t)
+        return out if batched else out[0]
+
+    def encode_prompt(self, prompt):
+        """Text -> ids. <|endoftext|> in a prompt is the special token; an empty prompt starts a new document."""
+        if self.tokenizer is None:
+            raise ValueError("this model has no tokenizer files: pass token ids to generate() instead of text")
+        if not isinstance(prompt, str):
+            raise ValueError(f"a prompt must be a string, got {type(prompt).__name__}")
+        ids = self.tokenizer.encode(prompt, allowed_special="all")
+        return ids or [self.tokenizer.eot_token]
+
+    def _pieces(self, prompts, max_new_tokens, stop, sampler, seed):
+        """Yield (row, text) as text prompts are continued; a row's text ends before its first stop string."""
+        stop = [stop] if isinstance(stop, str) else list(stop)
+        texts = [TextStream(self.tokenizer, stop) for _ in prompts]
+        stopped = set()
+        prompt_ids = [self.encode_prompt(p) for p in prompts]
+        for step in self._tokens(prompt_ids, max_new_tokens, sampler, seed, self.tokenizer.eot_token, stopped):
+            for r, token in step:
+                piece = texts[r].feed(token)
+                if texts[r].stopped:
+                    stopped.add(r)
+                if piece:
+                    yield r, piece
+        for r, text in enumerate(texts):
+            tail = text.finish()
+            if tail:
+                yield r, tail
+
+    def stream(self, prompt, max_new_tokens=64, *, stop=(), temperature=0.8, top_k=40, top_p=1.0,
+               repetition_penalty=1.0, seed=None):  # fmt: skip
+        """Yield the continuation of a text prompt piece by piece, as it is generated.
+
+        Ends at <|endoftext|>, after max_new_tokens, or just before the first of the `stop` strings.
+        """
+        sampler = Sampler(temperature, top_k, top_p, repetition_penalty)
+        for _, piece in self._pieces([prompt], max_new_tokens, stop, sampler, seed):
+            yield piece
+
+    def complete(self, prompt, max_new_tokens=64, *, stop=(), temperature=0.8, top_k=40, top_p=1.0,
+                 repetition_penalty=1.0, seed=None):  # fmt: skip
+        """The continuation of a text prompt, as `stream` yields it; given a list of prompts, a list of texts."""
+        if isinstance(prompt, str):
+            return self.complete([prompt], max_new_tokens, stop=stop, temperature=temperature, top_k=top_k,
+                                 top_p=top_p, repetition_penalty=repetition_penalty, seed=seed)[0]  # fmt: skip
+        sampler = Sampler(temperature, top_k, top_p, repetition_penalty)
+        out = [""] * len(prompt)
+        for r, piece in self._pieces(prompt, max_new_tokens, stop, sampler, seed):
+            out[r] += piece
+        return out

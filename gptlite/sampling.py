@@ -1,0 +1,82 @@
+"""Choosing the next token from logits: greedy, temperature, top-k, top-p, repetition penalty.
+
+The semantics and their order are Hugging Face transformers' (`generation/logits_process.py`):
+
+1. repetition penalty (Keskar et al. 2019, CTRL): every token already in the
+   sequence has its logit divided by the penalty if positive, multiplied if negative;
+2. temperature: logits / T (T -> 0 is greedy, T > 1 flattens);
+3. top-k: keep the k highest logits, and any tied with the k-th;
+4. top-p, "nucleus" (Holtzman et al. 2019): keep the smallest set of most likely
+   tokens whose probabilities sum to more than p;
+5. sample from the softmax of what is left, or take the argmax when T = 0.
+
+Each function works on one row of logits `[n_vocab]` (float32) and returns a new row.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import softmax
+
+
+def apply_repetition_penalty(logits, seen, penalty):
+    """Make the tokens in `seen` (ids already in the sequence) less likely."""
+    out = logits.copy()
+    ids = np.unique(np.asarray(seen, dtype=np.int64))
+    picked = out[ids]
+    out[ids] = np.where(picked < 0, picked * np.float32(penalty), picked / np.float32(penalty))
+    return out
+
+
+def apply_top_k(logits, k):
+    """Keep the k highest logits and any equal to the k-th; the rest become -inf."""
+    k = min(k, logits.size)
+    kth = np.partition(logits, -k)[-k]
+    return np.where(logits < kth, np.float32(-np.inf), logits)
+
+
+def apply_top_p(logits, p):
+    """Keep the most likely tokens until their probability passes p; the rest become -inf."""
+    order = np.argsort(logits, kind="stable")  # ascending, as transformers sorts
+    cumulative = np.cumsum(softmax(logits[order]))
+    drop = cumulative <= 1 - p
+    drop[-1] = False  # the most likely token always stays
+    out = logits.copy()
+    out[order[drop]] = -np.inf
+    return out
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """How to pick the next token. The defaults give varied but coherent GPT-2 text; temperature=0 is greedy."""
+
+    temperature: float = 0.8
+    top_k: int = 40  # 0 = off
+    top_p: float = 1.0  # 1 = off
+    repetition_penalty: float = 1.0  # 1 = off
+
+    def __post_init__(self):
+        if not isinstance(self.temperature, (int, float)) or not self.temperature >= 0:
+            raise ValueError(f"temperature must be >= 0 (0 is greedy), got {self.temperature!r}")
+        if not isinstance(self.top_k, (int, np.integer)) or isinstance(self.top_k, bool) or self.top_k < 0:
+            raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {self.top_k!r}")
+        if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if not isinstance(self.repetition_penalty, (int, float)) or not self.repetition_penalty > 0:
+            raise ValueError(f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty!r}")
+
+    def __call__(self, logits, seen, rng):
+        """Pick one token id from a row of logits [n_vocab]; `seen` holds the ids of the sequence so far."""
+        if self.repetition_penalty != 1:
+            logits = apply_repetition_penalty(logits, seen, self.repetition_penalty)
+        if self.temperature == 0:
+            return int(np.argmax(logits))
+        logits = logits / np.float32(self.temperature)
+        if self.top_k:
+            logits = apply_top_k(logits, self.top_k)
+        if self.top_p < 1:
+            logits = apply_top_p(logits, self.top_p)
+        cdf = np.cumsum(softmax(logits))  # -inf logits have probability 0 and add nothing
+        # Inverse-CDF sampling: the first token whose cumulative probability passes u, never one of probability 0.
+        return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), logits.size - 1))

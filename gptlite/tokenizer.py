@@ -1,0 +1,215 @@
+"""GPT-2's byte-level BPE tokenizer, token for token.
+
+Source: openai/gpt-2 `src/encoder.py`, and Section 2.2 of the GPT-2 paper
+(Radford et al. 2019, "Language Models are Unsupervised Multitask Learners").
+
+Text becomes token ids in three steps:
+
+1. Pre-tokenize. A regex cuts the text into pieces: words with their leading
+   space (" hello"), runs of digits, runs of punctuation, runs of whitespace and
+   a few English contractions ("'s", "'ll"). BPE never merges across pieces.
+2. Bytes to symbols. Each piece is UTF-8 encoded and every byte is mapped to one
+   printable unicode character (`bytes_to_unicode`), so that the vocabulary
+   files are plain text and any byte string can be tokenized: nothing is ever
+   "unknown".
+3. Byte pair encoding. Start from one symbol per byte, then repeatedly merge
+   the adjacent pair that ranks best in the merge list (`vocab.bpe`, learned
+   from WebText), until no adjacent pair is in the list. Each final symbol is
+   looked up in `encoder.json` to get its id.
+
+GPT-2's vocabulary is 256 byte symbols + 50,000 merges + `<|endoftext|>` =
+50,257 ids. Decoding is the reverse: ids -> symbols -> bytes -> UTF-8 text.
+
+Special tokens follow tiktoken's rules: `encode` refuses text that contains
+`<|endoftext|>` unless the caller says how to treat it, because a user's text
+silently turning into a control token is a classic prompt-injection bug.
+"""
+
+import codecs
+import json
+import os
+from pathlib import Path
+
+import regex
+
+# The pre-tokenizer, verbatim from openai/gpt-2 src/encoder.py.
+PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+ENDOFTEXT = "<|endoftext|>"
+ASSETS = Path(__file__).parent / "assets"
+# Every GPT-2 release (124M to 1558M, and distilgpt2) shares one vocabulary.
+GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2")
+
+
+def bytes_to_unicode():
+    """Map each of the 256 byte values to a printable unicode character.
+
+    Printable Latin-1 bytes map to themselves; the 68 others (control
+    characters, space, ...) map to chr(256), chr(257), ... in byte order.
+    That is why a leading space shows up as "Ġ" (chr(288)) in the vocabulary.
+    """
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in printable}
+    n_shifted = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + n_shifted)
+            n_shifted += 1
+    return table
+
+
+def read_vocab(encoder_path, merges_path):
+    """Read a vocabulary: `encoder.json` + `vocab.bpe` (OpenAI's names) or `vocab.json` + `merges.txt` (Hugging Face's).
+
+    Both pairs hold the same data: a JSON map symbol -> id, and a text file of
+    merges, one "left right" pair per line, best first, after a "#version" line.
+    """
+    with open(encoder_path, encoding="utf-8") as f:
+        encoder = json.load(f)
+    with open(merges_path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
+    for i, pair in enumerate(merges):
+        if len(pair) != 2:
+            raise ValueError(f"{merges_path}: merge {i + 1} is not two symbols separated by one space: {' '.join(pair)!r}")
+    return encoder, merges
+
+
+def find_vocab_files(directory):
+    """Return the (encoder, merges) paths in a directory, preferring OpenAI's names over Hugging Face's."""
+    directory = Path(directory)
+    for encoder_name, merges_name in (("encoder.json", "vocab.bpe"), ("vocab.json", "merges.txt")):
+        if (directory / encoder_name).is_file() and (directory / merges_name).is_file():
+            return directory / encoder_name, directory / merges_name
+    raise FileNotFoundError(f"{directory}: no tokenizer files (encoder.json + vocab.bpe, or vocab.json + merges.txt)")
+
+
+class Tokenizer:
+    """Byte-level BPE: `encode(text) -> list[int]`, `decode(ids) -> str`."""
+
+    def __init__(self, encoder, merges):
+        self.encoder = encoder  # symbol string -> id
+        self.ranks = {pair: rank for rank, pair in enumerate(merges)}  # (left, right) -> merge priority
+        self.special_tokens = {ENDOFTEXT: encoder[ENDOFTEXT]} if ENDOFTEXT in encoder else {}
+        byte_encoder = bytes_to_unicode()
+        byte_decoder = {c: b for b, c in byte_encoder.items()}
+        # str.translate table: a piece's bytes, read as Latin-1 (one char per byte), become BPE symbols in one call.
+        self._byte_symbols = str.maketrans({chr(b): c for b, c in byte_encoder.items()})
+        self.token_bytes = [b""] * (max(encoder.values()) + 1)  # id -> the bytes it stands for
+        for symbol, i in encoder.items():
+            self.token_bytes[i] = bytes(byte_decoder[c] for c in symbol)
+        self._cache = {}  # piece -> ids; text repeats its words, so most pieces are seen before
+
+    @classmethod
+    def from_files(cls, encoder_path, merges_path):
+        return cls(*read_vocab(encoder_path, merges_path))
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir="gpt2"):
+        """Load GPT-2's vocabulary by name (bundled, offline) or the tokenizer files in a directory."""
+        if name_or_dir in GPT2_NAMES:
+            tokenizer = cls.from_files(ASSETS / "gpt2" / "encoder.json", ASSETS / "gpt2" / "vocab.bpe")
+            assert tokenizer.n_vocab == 50257, "256 bytes + 50,000 merges + <|endoftext|>"
+            return tokenizer
+        if not os.path.isdir(name_or_dir):
+            raise FileNotFoundError(f"{name_or_dir}: not a directory, and not one of {', '.join(GPT2_NAMES)}")
+        return cls.from_files(*find_vocab_files(name_or_dir))
+
+    @property
+    def n_vocab(self):
+        return len(self.token_bytes)
+
+    @property
+    def eot_token(self):
+        """The id of `<|endoftext|>`, GPT-2's document separator (50256), or None if the vocabulary has none."""
+        return self.special_tokens.get(ENDOFTEXT)
+
+    def bpe(self, symbols):
+        """Merge a piece's byte symbols, best-ranked pair first, until no pair in the merge list is left."""
+        parts = list(symbols)
+        while len(parts) > 1:
+            pair_ranks = [self.ranks.get(pair) for pair in zip(parts, parts[1:])]
+            best = min((r for r in pair_ranks if r is not None), default=None)
+            if best is None:
+                break
+            left, right = next(pair for pair, r in zip(zip(parts, parts[1:]), pair_ranks) if r == best)
+            merged, i = [], 0
+            while i < len(parts):  # merge every occurrence of the best pair, left to right
+                if i < len(parts) - 1 and parts[i] == left and parts[i + 1] == right:
+                    merged.append(left + right)
+                    i += 2
+                else:
+                    merged.append(parts[i])
+                    i += 1
+            parts = merged
+        return parts
+
+    def _encode_piece(self, piece):
+        ids = self._cache.get(piece)
+        if ids is None:
+            symbols = piece.encode("utf-8").decode("latin-1").translate(self._byte_symbols)
+            token = self.encoder.get(symbols)
+            # A piece that is itself a token is that token: BPE on any vocabulary symbol gives back the
+            # symbol (tests/test_tokenizer.py checks this for all 50,257), so most words skip the merge loop.
+            ids = [token] if token is not None else [self.encoder[s] for s in self.bpe(symbols)]
+            self._cache[piece] = ids
+        return ids
+
+    def encode_ordinary(self, text):
+        """Encode text, treating any special-token text in it as ordinary text."""
+        ids = []
+        for piece in PATTERN.findall(text):
+            ids += self._encode_piece(piece)
+        return ids
+
+    def encode(self, text, allowed_special=frozenset(), disallowed_special="all"):
+        """Encode text to ids, with tiktoken's rules for special tokens.
+
+        allowed_special: special tokens ("all", or a set such as {"<|endoftext|>"}) to encode as their id.
+        disallowed_special: special tokens whose text raises ValueError when found ("all" = every special
+            token not allowed); pass () to encode their text as ordinary text.
+        """
+        if allowed_special == "all":
+            allowed_special = set(self.special_tokens)
+        if disallowed_special == "all":
+            disallowed_special = set(self.special_tokens) - set(allowed_special)
+        for token in disallowed_special:
+            if token in text:
+                raise ValueError(
+                    f"text contains the special token {token!r}: pass allowed_special={{{token!r}}} to encode it "
+                    f"as id {self.special_tokens[token]}, or disallowed_special=() to encode it as plain text"
+                )
+        allowed = [t for t in allowed_special if t in text]
+        if not allowed:
+            return self.encode_ordinary(text)
+        ids = []
+        splitter = regex.compile("(" + "|".join(regex.escape(t) for t in allowed) + ")")
+        for i, chunk in enumerate(splitter.split(text)):
+            ids += [self.special_tokens[chunk]] if i % 2 else self.encode_ordinary(chunk)
+        return ids
+
+    def decode_bytes(self, ids):
+        return b"".join(self.token_bytes[i] for i in ids)
+
+    def decode(self, ids):
+        """Decode ids to text; bytes that are not valid UTF-8 become U+FFFD instead of raising."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def stream_decoder(self):
+        """A StreamDecoder: token ids in one at a time, text out, never half a character."""
+        return StreamDecoder(self.token_bytes)
+
+
+class StreamDecoder:
+    """Decodes a stream of token ids. A character whose UTF-8 bytes are split across tokens
+    (an emoji is often two or three tokens) comes out once, whole, when its last byte arrives."""
+
+    def __init__(self, token_bytes):
+        self._token_bytes = token_bytes
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def __call__(self, token):
+        return self._utf8.decode(self._token_bytes[token])
+
+    def flush(self):
+        """Whatever bytes are left over at the end, as U+FFFD."""
+        return self._utf8.decode(b"", final=True)

@@ -1,0 +1,158 @@
+"""Make the reference fixtures that prove gptlite computes what Hugging Face transformers computes.
+
+Needs torch and transformers, in a virtual environment of their own (they are never
+gptlite dependencies):
+
+    python -m venv .venv-ref && .venv-ref/bin/pip install torch==2.13.0 transformers tiktoken safetensors
+    .venv-ref/bin/python scripts/make_fixtures.py             # writes tests/fixtures/models/
+    .venv-ref/bin/python scripts/make_fixtures.py --full-size # the check at gpt2 (124M) size, nothing written
+
+Each fixture is a small randomly initialised GPT-2 (every weight, bias and gain
+random) saved the way the hub serves models, plus `reference.npz`: a prompt,
+transformers' logits for it, and transformers' 32-token greedy continuation.
+The `xl-heads` fixture (25 heads of 64, gpt2-xl's head shape) is too big to
+commit, so its weights are gptlite's seeded `init_params` and only the
+reference outputs are saved.
+"""
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from transformers import GPT2Config, GPT2LMHeadModel
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from gptlite import GPT  # noqa: E402
+from gptlite.model import Config, init_params  # noqa: E402
+
+OUT = ROOT / "tests" / "fixtures" / "models"
+VOCAB = ROOT / "gptlite" / "assets" / "gpt2"
+N_PROMPT, N_NEW = 12, 32
+
+
+def hf_model(config, seed):
+    """A transformers GPT-2 of this shape with every parameter random (biases and layer-norm gains too)."""
+    torch.manual_seed(seed)
+    hf_config = GPT2Config(
+        vocab_size=config.n_vocab, n_positions=config.n_ctx, n_embd=config.n_embd,
+        n_layer=config.n_layer, n_head=config.n_head, bos_token_id=None, eos_token_id=None,
+        attn_implementation="eager",
+    )  # fmt: skip
+    model = GPT2LMHeadModel(hf_config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name.endswith("ln_f.weight"):
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.02 * torch.randn_like(p) if p.dim() > 1 else 0.05 * torch.randn_like(p))
+    return model
+
+
+def reference(model, n_vocab, seed):
+    """Transformers' logits for a random prompt, and its greedy continuation."""
+    prompt = np.random.default_rng(seed).integers(0, n_vocab, N_PROMPT)
+    ids = torch.tensor(prompt[None])
+    with torch.no_grad():
+        logits = model(ids).logits[0].numpy()
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=N_NEW,
+                             min_new_tokens=N_NEW, pad_token_id=0)  # fmt: skip
+    return {"prompt": prompt, "logits": logits.astype(np.float32), "greedy": out[0, N_PROMPT:].numpy()}
+
+
+def save_hub_layout(model, directory):
+    """As openai-community/gpt2 is served: no `transformer.` prefix, with the attn.bias / masked_bias buffers."""
+    state = {k.removeprefix("transformer."): v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    n_ctx = model.config.n_positions
+    for i in range(model.config.n_layer):
+        state[f"h.{i}.attn.bias"] = torch.tril(torch.ones(n_ctx, n_ctx)).view(1, 1, n_ctx, n_ctx)
+        state[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
+    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    model.config.to_json_file(directory / "config.json")
+
+
+def make(name, config, seed, dtype=None, hub_layout=False, with_vocab=False):
+    directory = OUT / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    model = hf_model(config, seed)
+    if dtype is not None:  # store in half precision; the reference is the float32 model of the rounded weights
+        model = model.to(dtype).float()
+    if hub_layout:
+        save_hub_layout(model, directory)
+    else:
+        model.to(dtype or torch.float32).save_pretrained(directory)
+        model = model.float()
+    if with_vocab:
+        shutil.copy(VOCAB / "encoder.json", directory / "vocab.json")
+        shutil.copy(VOCAB / "vocab.bpe", directory / "merges.txt")
+    np.savez(directory / "reference.npz", **reference(model, config.n_vocab, seed))
+    print(f"{name}: {sum(f.stat().st_size for f in directory.iterdir()) / 1e6:.1f} MB")
+
+
+def hf_from_gptlite(config, params):
+    """A transformers model holding gptlite's weights (the names map one to one)."""
+    model = hf_model(config, 0)
+    state = {"transformer.wte.weight": params["wte"], "transformer.wpe.weight": params["wpe"],
+             "transformer.ln_f.weight": params["ln_f"]["g"], "transformer.ln_f.bias": params["ln_f"]["b"]}  # fmt: skip
+    for i, h in enumerate(params["h"]):
+        for part, tensors in (("ln_1", h["ln_1"]), ("ln_2", h["ln_2"]), ("attn.c_attn", h["attn"]["c_attn"]),
+                              ("attn.c_proj", h["attn"]["c_proj"]), ("mlp.c_fc", h["mlp"]["c_fc"]),
+                              ("mlp.c_proj", h["mlp"]["c_proj"])):  # fmt: skip
+            for short, value in tensors.items():
+                long = {"g": "weight", "w": "weight", "b": "bias"}[short]
+                state[f"transformer.h.{i}.{part}.{long}"] = value
+    state["lm_head.weight"] = params["wte"]
+    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=False)
+    return model
+
+
+def make_seeded(name, config, seed):
+    directory = OUT / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    model = hf_from_gptlite(config, init_params(config, seed))
+    np.savez(directory / "reference.npz", seed=seed, **reference(model, config.n_vocab, seed), **config.__dict__)
+    print(f"{name}: seeded weights, reference only")
+
+
+def full_size_check():
+    """gpt2 (124M) shapes, random weights: transformers vs gptlite from the same hub-layout directory."""
+    config = Config()
+    model = hf_model(config, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_hub_layout(model, Path(tmp))
+        shutil.copy(VOCAB / "encoder.json", Path(tmp) / "vocab.json")
+        shutil.copy(VOCAB / "vocab.bpe", Path(tmp) / "merges.txt")
+        ref = reference(model, config.n_vocab, 0)
+        gpt = GPT.from_pretrained(tmp)
+        t0 = time.perf_counter()
+        logits = gpt(ref["prompt"])
+        greedy = gpt.generate(ref["prompt"], N_NEW, temperature=0, eos_token_id=None)
+        print(f"gpt2 (124M) random weights: max |logit difference| = {np.abs(logits - ref['logits']).max():.2e}, "
+              f"greedy {N_NEW} tokens identical: {greedy == ref['greedy'].tolist()} "
+              f"(gptlite {time.perf_counter() - t0:.2f} s)")  # fmt: skip
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--full-size", action="store_true", help="check at gpt2 (124M) size instead of writing fixtures")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    if args.full_size:
+        return full_size_check()
+    make("tiny", Config(n_ctx=64, n_embd=16, n_head=2, n_layer=2), seed=1, hub_layout=True, with_vocab=True)
+    make("depth6", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=4, n_layer=6), seed=2)
+    make("f16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=3, dtype=torch.float16)
+    make("bf16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=4, dtype=torch.bfloat16)
+    make_seeded("xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The transformer: shapes and dtypes of every layer, the KV cache, and agreement with Hugging Face."""
+
+import numpy as np
+import pytest
+
+from gptlite import GPT, Config
+from gptlite.model import (
+    CONFIGS, KVCache, attention_mask, attn, block, gelu, hidden_states, init_params, layer_norm, linear, lm_head, mlp,
+    param_shapes, softmax,
+)
+from conftest import MODELS, reference, seeded_gpt
+
+CONFIG = Config(n_vocab=100, n_ctx=16, n_embd=24, n_head=3, n_layer=2)
+B, T = 2, 5  # batch rows, sequence length
+
+
+@pytest.fixture(scope="module")
+def params():
+    return init_params(CONFIG, seed=0)
+
+
+@pytest.fixture
+def x():
+    return np.random.default_rng(0).standard_normal((B, T, CONFIG.n_embd), dtype=np.float32)
+
+
+def no_padding_mask(n_seq, n_kv):
+    return attention_mask(np.ones((B, n_kv), bool), n_seq)
+
+
+def test_gelu_matches_the_tanh_formula_and_keeps_float32():
+    x = np.linspace(-5, 5, 11, dtype=np.float32)
+    expected = 0.5 * x.astype(np.float64) * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x.astype(np.float64) ** 3)))
+    assert gelu(x).dtype == np.float32
+    np.testing.assert_allclose(gelu(x), expected, atol=1e-6)
+
+
+def test_softmax_rows_sum_to_one_without_overflow():
+    p = softmax(np.array([[1000, 1000, -1000]], np.float32))
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p, [[0.5, 0.5, 0]], atol=1e-7)
+
+
+def test_layer_norm_shape_and_statistics(x, params):
+    ln = params["h"][0]["ln_1"]
+    y = layer_norm(x, **ln)
+    assert y.shape == (B, T, CONFIG.n_embd) and y.dtype == np.float32
+    np.testing.assert_allclose(y.mean(-1), 0, atol=1e-5)
+    np.testing.assert_allclose(y.std(-1), 1, atol=1e-3)
+
+
+def test_linear_shape(x, params):
+    c_attn = params["h"][0]["attn"]["c_attn"]
+    y = linear(x, **c_attn)
+    assert y.shape == (B, T, 3 * CONFIG.n_embd) and y.dtype == np.float32
+
+
+def test_attn_mlp_block_shapes(x, params):
+    h = params["h"][0]
+    cache = KVCache(CONFIG, B, T)
+    mask = no_padding_mask(T, T)
+    assert mask.shape == (B, 1, T, T) and mask.dtype == np.float32
+    out = attn(x, **h["attn"], n_head=CONFIG.n_head, mask=mask, cache=cache, layer=0)
+    assert out.shape == (B, T, CONFIG.n_embd) and out.dtype == np.float32
+    assert mlp(x, **h["mlp"]).shape == (B, T, CONFIG.n_embd)
+    cache = KVCache(CONFIG, B, T)
+    out = block(x, h["ln_1"], h["attn"], h["ln_2"], h["mlp"], CONFIG.n_head, mask, cache, 0)
+    assert out.shape == (B, T, CONFIG.n_embd) and out.dtype == np.float32
+
+
+def test_kv_cache_shapes_and_fill():
+    cache = KVCache(CONFIG, B, 8)
+    assert cache.k.shape == (CONFIG.n_layer, B, CONFIG.n_head, 8, CONFIG.d_head)
+    new = np.ones((B, CONFIG.n_head, 3, CONFIG.d_head), np.float32)
+    k, v = cache.extend(0, new, 2 * new)
+    assert k.shape == v.shape == (B, CONFIG.n_head, 3, CONFIG.d_head)
+    cache.n_past = 3
+    k, v = cache.extend(0, new[:, :, :1], new[:, :, :1])
+    assert k.shape == (B, CONFIG.n_head, 4, CONFIG.d_head)
+    np.testing.assert_array_equal(v[:, :, :3], 2)
+    cache.n_past = 8
+    with pytest.raises(ValueError, match="KV cache full"):
+        cache.extend(0, new[:, :, :1], new[:, :, :1])
+
+
+def test_attention_mask_is_causal_and_hides_padding():
+    seen = np.array([[False, True, True, True]])
+    mask = attention_mask(seen, 2)  # 2 new queries at positions 2 and 3
+    assert mask.shape == (1, 1, 2, 4)
+    allowed = mask[0, 0] == 0
+    np.testing.assert_array_equal(allowed, [[False, True, True, False], [False, True, True, True]])
+
+
+def test_hidden_states_and_head_shapes(params):
+    ids = np.zeros((B, T), np.int64)
+    cache = KVCache(CONFIG, B, T)
+    x = hidden_states(params, ids, np.tile(np.arange(T), (B, 1)), no_padding_mask(T, T), cache, CONFIG.n_head)
+    assert x.shape == (B, T, CONFIG.n_embd) and x.dtype == np.float32
+    assert cache.n_past == T
+    logits = lm_head(x, params["wte"])
+    assert logits.shape == (B, T, CONFIG.n_vocab) and logits.dtype == np.float32
+
+
+def test_init_params_has_every_tensor_in_float32():
+    params = init_params(CONFIG)
+    assert params["wte"].shape == (CONFIG.n_vocab, CONFIG.n_embd)
+    assert len(params["h"]) == CONFIG.n_layer
+    assert params["h"][1]["mlp"]["c_fc"]["w"].shape == (CONFIG.n_embd, 4 * CONFIG.n_embd)
+    assert all(a.dtype == np.float32 for a in [params["wte"], params["h"][0]["attn"]["c_proj"]["w"], params["ln_f"]["g"]])
+
+
+def test_released_model_sizes():
+    """Parameter counts of the releases, as commonly quoted (124M, 355M, 774M, 1558M, 82M)."""
+    counts = {name: sum(np.prod(s) for s in param_shapes(c).values()) for name, c in CONFIGS.items()}
+    assert counts["gpt2"] == 124_439_808
+    assert counts["gpt2-medium"] == 354_823_168
+    assert counts["gpt2-large"] == 774_030_080
+    assert counts["gpt2-xl"] == 1_557_611_200
+    assert counts["distilgpt2"] == 81_912_576
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="divisible"):
+        Config(n_embd=10, n_head=3)
+    with pytest.raises(ValueError, match="n_layer"):
+        Config(n_layer=0)
+
+
+def test_cached_and_uncached_logits_agree(params):
+    gpt = GPT(CONFIG, params, None)
+    ids = np.random.default_rng(1).integers(0, CONFIG.n_vocab, 12)
+    full = gpt(ids)  # one pass over all 12 positions
+    assert full.shape == (12, CONFIG.n_vocab) and full.dtype == np.float32
+    cache = KVCache(CONFIG, 1, 12)
+    seen = np.ones((1, 12), bool)
+    stepwise = []
+    for start, end in [(0, 5)] + [(i, i + 1) for i in range(5, 12)]:  # prefill 5, then one token at a time
+        x = hidden_states(params, ids[None, start:end], np.arange(start, end)[None], attention_mask(seen[:, :end], end - start), cache, CONFIG.n_head)
+        stepwise.append(lm_head(x[0], params["wte"]))
+    np.testing.assert_allclose(np.concatenate(stepwise), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["tiny", "depth6", "f16", "bf16"])
+def test_matches_hugging_face(name):
+    """Logits within 1e-4 of transformers and the same 32-token greedy continuation."""
+    ref = reference(name)
+    gpt = GPT.from_pretrained(MODELS / name)
+    assert np.abs(gpt(ref["prompt"]) - ref["logits"]).max() <= 1e-4
+    assert gpt.generate(ref["prompt"], 32, temperature=0, eos_token_id=None) == ref["greedy"].tolist()
+
+
+def test_matches_hugging_face_with_gpt2_xl_head_shape():
+    gpt, ref = seeded_gpt("xl-heads")
+    assert (gpt.config.n_head, gpt.config.d_head) == (25, 64)
+    assert np.abs(gpt(ref["prompt"]) - ref["logits"]).max() <= 1e-4
+    assert gpt.generate(ref["prompt"], 32, temperature=0) == ref["greedy"].tolist()
+
+
+def test_depth6_fixture_has_distilgpt2_depth():
+    assert GPT.from_pretrained(MODELS / "depth6").config.n_layer == CONFIGS["distilgpt2"].n_layer == 6

@@ -1,0 +1,103 @@
+import json
+import random
+
+import pytest
+
+from gptlite.tokenizer import ENDOFTEXT, Tokenizer, bytes_to_unicode
+from conftest import FIXTURES, MODELS
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return Tokenizer.from_pretrained("gpt2")
+
+
+def test_vocabulary_size(tok):
+    assert tok.n_vocab == 50257
+    assert len(tok.ranks) == 50000
+    assert tok.eot_token == 50256
+
+
+def test_bytes_to_unicode_is_a_bijection_onto_printable_characters():
+    table = bytes_to_unicode()
+    assert sorted(table) == list(range(256))
+    assert len(set(table.values())) == 256
+    assert all(c.isprintable() and not c.isspace() for c in table.values())
+    assert table[ord(" ")] == "Ġ" and table[ord("A")] == "A"
+
+
+def test_golden_ids_from_the_reference_tokenizer(tok):
+    cases = json.loads((FIXTURES / "tokenizer_golden.json").read_text())
+    assert len(cases) > 300
+    for case in cases:
+        ids = tok.encode(case["text"], allowed_special=case.get("allowed_special", set()), disallowed_special=())
+        assert ids == case["ids"], repr(case["text"])
+
+
+def test_known_ids(tok):
+    assert tok.encode("Hello world") == [15496, 995]
+    assert tok.encode(" Hello") == [18435]
+
+
+def test_every_vocabulary_symbol_encodes_to_itself(tok):
+    """Justifies the whole-piece shortcut in Tokenizer._encode_piece: BPE on a symbol's bytes gives the symbol."""
+    for symbol, i in tok.encoder.items():
+        if symbol != ENDOFTEXT:
+            assert [tok.encoder[s] for s in tok.bpe(symbol)] == [i], symbol
+
+
+def test_round_trip_random_unicode(tok):
+    rng = random.Random(1234)
+    for _ in range(500):
+        text = "".join(chr(rng.choice([rng.randrange(0, 0xD800), rng.randrange(0xE000, 0x110000)])) for _ in range(rng.randrange(0, 50)))
+        assert tok.decode(tok.encode(text, disallowed_special=())) == text
+
+
+def test_special_token_is_refused_by_default(tok):
+    with pytest.raises(ValueError, match="<\\|endoftext\\|>"):
+        tok.encode("a<|endoftext|>b")
+
+
+def test_special_token_allowed_is_one_id(tok):
+    assert tok.encode("a<|endoftext|>b", allowed_special={ENDOFTEXT}) == [64, 50256, 65]
+    assert tok.encode("<|endoftext|>", allowed_special="all") == [50256]
+
+
+def test_special_token_as_plain_text(tok):
+    ids = tok.encode("<|endoftext|>", disallowed_special=())
+    assert 50256 not in ids and tok.decode(ids) == "<|endoftext|>"
+
+
+def test_decode_never_raises_on_invalid_utf8(tok):
+    lone_lead_byte = tok.encoder[bytes_to_unicode()[0xE2]]  # starts a 3-byte character that never comes
+    assert tok.decode([lone_lead_byte]) == "\ufffd"
+    assert tok.decode([lone_lead_byte, *tok.encode("ok")]) == "\ufffdok"
+
+
+def test_stream_decoder_emits_whole_characters_once(tok):
+    text = "héllo 😀 世界 👨‍👩‍👧"
+    decode = tok.stream_decoder()
+    pieces = [decode(i) for i in tok.encode(text)] + [decode.flush()]
+    assert "".join(pieces) == text
+    assert all("\ufffd" not in p for p in pieces)
+
+
+def test_stream_decoder_flushes_a_dangling_byte(tok):
+    decode = tok.stream_decoder()
+    assert decode(tok.encode("😀")[0]) == ""
+    assert decode.flush() == "\ufffd"
+
+
+def test_hugging_face_file_names(tok):
+    hf = Tokenizer.from_pretrained(MODELS / "tiny")  # vocab.json + merges.txt
+    assert hf.encoder == tok.encoder and hf.ranks == tok.ranks
+
+
+def test_missing_directory():
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        Tokenizer.from_pretrained("/nonexistent/vocab")
+
+
+def test_directory_without_vocab(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no tokenizer files"):
+        Tokenizer.from_pretrained(tmp_path)
