@@ -37,6 +37,8 @@ class TextStream:
 
     def feed(self, token):
         """Add a token; return the text that is now safe to hand out (never part of a stop string)."""
+        if self.stopped:
+            return ""
         self.text += self._decode(token)
         hits = [i for i in (self.text.find(s) for s in self._stop) if i >= 0]
         if hits:
@@ -164,10 +166,10 @@ class GPT:
 
     def _pieces(self, prompts, max_new_tokens, stop, sampler, seed):
         """Yield (row, text) as text prompts are continued; a row's text ends before its first stop string."""
+        prompt_ids = [self.encode_prompt(p) for p in prompts]
         stop = [stop] if isinstance(stop, str) else list(stop)
         texts = [TextStream(self.tokenizer, stop) for _ in prompts]
         stopped = set()
-        prompt_ids = [self.encode_prompt(p) for p in prompts]
         for step in self._tokens(prompt_ids, max_new_tokens, sampler, seed, self.tokenizer.eot_token, stopped):
             for r, token in step:
                 piece = texts[r].feed(token)
@@ -196,6 +198,8 @@ class GPT:
         if isinstance(prompt, str):
             return self.complete([prompt], max_new_tokens, stop=stop, temperature=temperature, top_k=top_k,
                                  top_p=top_p, repetition_penalty=repetition_penalty, seed=seed)[0]  # fmt: skip
+        if not isinstance(prompt, (list, tuple)):
+            raise ValueError(f"a prompt must be a string or a list of strings, got {type(prompt).__name__}")
         sampler = Sampler(temperature, top_k, top_p, repetition_penalty)
         out = [""] * len(prompt)
         for r, piece in self._pieces(prompt, max_new_tokens, stop, sampler, seed):

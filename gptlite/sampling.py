@@ -38,7 +38,8 @@ def apply_top_k(logits, k):
 
 def apply_top_p(logits, p):
     """Keep the most likely tokens until their probability passes p; the rest become -inf."""
-    order = np.argsort(logits, kind="stable")  # ascending, as transformers sorts
+    # Ascending, as transformers sorts; among equal logits the lower id counts as more likely (torch.sort leaves tie order unspecified).
+    order = np.argsort(-logits, kind="stable")[::-1]
     cumulative = np.cumsum(softmax(logits[order]))
     drop = cumulative <= 1 - p
     drop[-1] = False  # the most likely token always stays
@@ -66,17 +67,24 @@ class Sampler:
         if not isinstance(self.repetition_penalty, (int, float)) or not self.repetition_penalty > 0:
             raise ValueError(f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty!r}")
 
-    def __call__(self, logits, seen, rng):
-        """Pick one token id from a row of logits [n_vocab]; `seen` holds the ids of the sequence so far."""
+    def process(self, logits, seen):
+        """A row of logits [n_vocab] after steps 1-4: what the next token is drawn from (-inf = excluded)."""
         if self.repetition_penalty != 1:
             logits = apply_repetition_penalty(logits, seen, self.repetition_penalty)
         if self.temperature == 0:
-            return int(np.argmax(logits))
+            return logits  # greedy takes the argmax; temperature, top-k and top-p cannot change it
         logits = logits / np.float32(self.temperature)
         if self.top_k:
             logits = apply_top_k(logits, self.top_k)
         if self.top_p < 1:
             logits = apply_top_p(logits, self.top_p)
+        return logits
+
+    def __call__(self, logits, seen, rng):
+        """Pick one token id from a row of logits [n_vocab]; `seen` holds the ids of the sequence so far."""
+        logits = self.process(logits, seen)
+        if self.temperature == 0:
+            return int(np.argmax(logits))
         cdf = np.cumsum(softmax(logits))  # -inf logits have probability 0 and add nothing
         # Inverse-CDF sampling: the first token whose cumulative probability passes u, never one of probability 0.
         return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), logits.size - 1))

@@ -122,6 +122,34 @@ def make_seeded(name, config, seed):
     print(f"{name}: seeded weights, reference only")
 
 
+def make_sampling_reference():
+    """transformers' logits processors on random logits: the sampler must give the same rows.
+
+    Ties are exact only inside the top-k group (top-k keeps them all, a defined rule); torch.sort
+    breaks ties in an unspecified order, so a tie that straddles the top-p cut has no reference answer.
+    """
+    from transformers import RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    rng = np.random.default_rng(6)
+    logits = rng.standard_normal((4, 300)).astype(np.float32)
+    logits[:, 10:15] = logits.max(axis=1, keepdims=True) + 1  # five tokens tied for first: top-5 keeps exactly them
+    seen = rng.integers(0, 300, (4, 30))
+    cases = {"logits": logits, "seen": seen}
+    for penalty, temperature, k, p in [(1.3, 0.7, 20, 0.9), (1.0, 1.0, 3, 1.0), (2.0, 1.5, 0, 0.5), (1.0, 0.5, 50, 0.97)]:
+        scores = torch.from_numpy(logits.copy())
+        ids = torch.from_numpy(seen)
+        if penalty != 1.0:
+            scores = RepetitionPenaltyLogitsProcessor(penalty)(ids, scores)
+        scores = TemperatureLogitsWarper(temperature)(ids, scores)
+        if k:
+            scores = TopKLogitsWarper(k)(ids, scores)
+        if p < 1.0:
+            scores = TopPLogitsWarper(p)(ids, scores)
+        cases[f"{penalty}_{temperature}_{k}_{p}"] = scores.numpy()
+    np.savez(OUT.parent / "sampling_reference.npz", **cases)
+    print("sampling_reference.npz: 4 settings")
+
+
 def full_size_check():
     """gpt2 (124M) shapes, random weights: transformers vs gptlite from the same hub-layout directory."""
     config = Config()
@@ -151,6 +179,7 @@ def main():
     make("depth6", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=4, n_layer=6), seed=2)
     make("f16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=3, dtype=torch.float16)
     make("bf16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=4, dtype=torch.bfloat16)
+    make_sampling_reference()
     make_seeded("xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5)
 
 

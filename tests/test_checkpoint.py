@@ -1,0 +1,128 @@
+"""Weights on disk: the safetensors reader/writer, Hugging Face directories and gptlite's converted layout."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from gptlite import GPT, safetensors
+from gptlite.checkpoint import hf_name, load_dir, save_converted
+from gptlite.convert import convert, main as convert_main
+from conftest import MODELS, reference
+
+
+def test_safetensors_round_trip(tmp_path):
+    tensors = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([1, 2], np.int64),
+               "c": np.ones((2, 2), np.float16), "empty": np.zeros((0, 4), np.float32)}  # fmt: skip
+    safetensors.save(tmp_path / "t.safetensors", tensors, metadata={"format": "pt"})
+    header, start = safetensors.read_header(tmp_path / "t.safetensors")
+    assert start % 64 == 0
+    assert header["__metadata__"] == {"format": "pt"} and header["a"]["dtype"] == "F32"
+    loaded = safetensors.load(tmp_path / "t.safetensors")
+    for name, value in tensors.items():
+        assert loaded[name].dtype == value.dtype
+        np.testing.assert_array_equal(loaded[name], value)
+
+
+def test_safetensors_reads_the_files_transformers_writes():
+    path = MODELS / "bf16" / "model.safetensors"  # written by transformers, in BF16
+    header, _ = safetensors.read_header(path)
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"BF16"}
+    tensors = safetensors.load(path)
+    assert all(t.dtype == np.float32 for t in tensors.values())
+
+
+@pytest.mark.parametrize("cut", [0, 4, 8, 100, -1])
+def test_truncated_safetensors_is_a_clear_error(tmp_path, cut):
+    data = (MODELS / "f16" / "model.safetensors").read_bytes()
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(data[:cut] if cut >= 0 else data[:-10])
+    with pytest.raises(ValueError, match="broken.safetensors"):
+        safetensors.load(path)
+
+
+def test_hf_names():
+    assert hf_name("transformer.h.3.ln_1.weight") == "h.3.ln_1.g"
+    assert hf_name("h.3.attn.c_attn.weight") == "h.3.attn.c_attn.w"
+    assert hf_name("h.0.mlp.c_proj.bias") == "h.0.mlp.c_proj.b"
+    assert hf_name("wte.weight") == "wte" and hf_name("ln_f.bias") == "ln_f.b"
+
+
+def test_hub_layout_with_buffers_and_prefixed_layout_both_load():
+    for name in ("tiny", "depth6"):  # tiny: no prefix + attn.bias buffers; depth6: transformers' save_pretrained
+        config, tensors, _ = load_dir(MODELS / name)
+        assert not any("bias" in n.split(".")[-1] for n in tensors)
+        assert all(t.dtype == np.float32 for t in tensors.values())
+
+
+def test_converted_layout_loads_by_memory_map_to_the_same_logits(tmp_path):
+    convert(MODELS / "tiny", tmp_path / "tiny")
+    assert sorted(p.name for p in (tmp_path / "tiny").iterdir()) == ["encoder.json", "gptlite.json", "vocab.bpe", "weights.safetensors"]
+    gpt = GPT.from_pretrained(tmp_path / "tiny")
+    assert isinstance(gpt.params["h"][0]["attn"]["c_attn"]["w"].base, np.memmap) or isinstance(gpt.params["wte"].base, np.memmap)
+    ref = reference("tiny")
+    np.testing.assert_array_equal(gpt(ref["prompt"]), GPT.from_pretrained(MODELS / "tiny")(ref["prompt"]))
+    assert gpt.tokenizer.encode("Hello world") == [15496, 995]
+
+
+def test_convert_command(tmp_path, capsys):
+    assert convert_main([str(MODELS / "f16"), str(tmp_path / "out")]) == 0
+    assert "2 layers" in capsys.readouterr().out
+    assert convert_main([str(tmp_path / "missing"), str(tmp_path / "out2")]) == 2
+    assert "model directory not found" in capsys.readouterr().err
+
+
+def broken_copy(tmp_path, edit):
+    """A copy of the f16 fixture whose tensors were changed by edit(dict)."""
+    directory = tmp_path / "model"
+    shutil.copytree(MODELS / "f16", directory)
+    tensors = dict(safetensors.load(directory / "model.safetensors", mmap=False))
+    edit(tensors)
+    safetensors.save(directory / "model.safetensors", {k: v.astype(np.float32) for k, v in tensors.items()})
+    return directory
+
+
+def test_missing_tensor_is_named_with_its_shape(tmp_path):
+    directory = broken_copy(tmp_path, lambda t: t.pop("transformer.h.1.mlp.c_fc.weight"))
+    with pytest.raises(ValueError, match=r"missing tensor h\.1\.mlp\.c_fc\.w \(expected shape \[32, 128\]\)"):
+        GPT.from_pretrained(directory)
+
+
+def test_wrong_shape_names_expected_and_found(tmp_path):
+    def edit(t):
+        t["transformer.h.0.attn.c_attn.weight"] = t["transformer.h.0.attn.c_attn.weight"][:, :90]
+
+    with pytest.raises(ValueError, match=r"h\.0\.attn\.c_attn\.w has shape \[32, 90\], expected \[32, 96\]"):
+        GPT.from_pretrained(broken_copy(tmp_path, edit))
+
+
+def test_unsupported_config_is_refused(tmp_path):
+    directory = tmp_path / "model"
+    shutil.copytree(MODELS / "f16", directory)
+    config = json.loads((directory / "config.json").read_text())
+    config["activation_function"] = "relu"
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="activation_function='relu' is not supported"):
+        GPT.from_pretrained(directory)
+
+
+def test_missing_and_unrecognised_directories(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model directory not found"):
+        GPT.from_pretrained(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="neither a gptlite model"):
+        GPT.from_pretrained(tmp_path)
+
+
+def test_failed_conversion_leaves_no_model_behind(tmp_path, monkeypatch):
+    """gptlite.json is written last: a conversion that dies midway leaves nothing that loads as a model."""
+    config, tensors, vocab = load_dir(MODELS / "tiny")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors, "save", disk_full)
+    with pytest.raises(OSError):
+        save_converted(tmp_path / "out", config, tensors, vocab, "test")
+    assert not (tmp_path / "out" / "gptlite.json").exists()
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]

@@ -1,0 +1,148 @@
+"""The GPT class: generation, streaming, stop strings, batching and input errors."""
+
+import numpy as np
+import pytest
+
+from gptlite import GPT, Config
+from gptlite.gpt import TextStream
+from gptlite.model import init_params
+from conftest import MODELS
+
+
+def test_generate_returns_new_ids_only(tiny):
+    ids = tiny.tokenizer.encode("The weather today is")
+    new = tiny.generate(ids, max_new_tokens=8, temperature=0, eos_token_id=None)
+    assert len(new) == 8 and all(isinstance(t, int) for t in new)
+
+
+def test_generate_is_reproducible_with_a_seed(tiny):
+    ids = tiny.tokenizer.encode("Once upon a time")
+    a = tiny.generate(ids, 10, temperature=1.0, top_k=0, seed=3)
+    assert a == tiny.generate(ids, 10, temperature=1.0, top_k=0, seed=3)
+    assert a != tiny.generate(ids, 10, temperature=1.0, top_k=0, seed=4)
+
+
+def test_generation_stops_at_end_of_text():
+    """A model whose head always prefers <|endoftext|> stops at once, and the token is not returned."""
+    config = Config(n_vocab=50257, n_ctx=32, n_embd=8, n_head=2, n_layer=1)
+    params = init_params(config)
+    params["wte"] = params["wte"].copy()
+    params["ln_f"] = {"g": np.ones(8, np.float32), "b": np.ones(8, np.float32)}  # hidden state ~ all ones
+    params["wte"][50256] = 10.0  # so <|endoftext|> has by far the largest logit
+    gpt = GPT(config, params, GPT.from_pretrained(MODELS / "tiny").tokenizer)
+    assert gpt.generate([1, 2, 3], 5, temperature=0) == []
+    assert gpt.generate([1, 2, 3], 5, temperature=0, eos_token_id=None) == [50256] * 5
+    assert gpt.complete("Hi", 5, temperature=0) == ""
+
+
+def test_complete_equals_the_joined_stream(tiny):
+    pieces = list(tiny.stream("The weather today is", 20, seed=0))
+    assert len(pieces) > 1
+    assert "".join(pieces) == tiny.complete("The weather today is", 20, seed=0)
+
+
+def test_complete_decodes_generate(tiny):
+    ids = tiny.tokenizer.encode("Hello")
+    new = tiny.generate(ids, 12, temperature=0, eos_token_id=None)
+    if tiny.tokenizer.eot_token not in new:
+        assert tiny.complete("Hello", 12, temperature=0) == tiny.tokenizer.decode(new)
+
+
+def test_stop_string_ends_the_text_before_it(tiny):
+    full = tiny.complete("Hello", 30, temperature=0)
+    stop = full[10:13]  # a string that occurs in the greedy continuation
+    cut = tiny.complete("Hello", 30, temperature=0, stop=[stop])
+    assert cut == full[: full.index(stop)]
+    assert "".join(tiny.stream("Hello", 30, temperature=0, stop=stop)) == cut
+
+
+def test_text_stream_holds_back_a_possible_stop_string(tiny):
+    tok = tiny.tokenizer
+    stream = TextStream(tok, ["STOP"])
+
+    def feed(text):
+        return "".join(stream.feed(t) for t in tok.encode(text))
+
+    assert feed("abc ST") == "abc "  # "ST" might grow into "STOP": held back
+    assert feed("AY") == "STAY" and not stream.stopped
+    assert feed(" ok STO") == " ok "
+    assert feed("P more") == "" and stream.stopped
+    assert stream.text == "abc STAY ok "
+    assert stream.finish() == ""
+
+
+def test_batch_rows_equal_solo_runs_greedy(tiny):
+    prompts = ["Hi", "The weather today is very", "A"]
+    batch = tiny.complete(prompts, 12, temperature=0)
+    assert batch == [tiny.complete(p, 12, temperature=0) for p in prompts]
+    ids = [tiny.tokenizer.encode(p) for p in prompts]
+    assert tiny.generate(ids, 12, temperature=0) == [tiny.generate(i, 12, temperature=0) for i in ids]
+
+
+def test_batch_rows_equal_solo_runs_sampled(tiny):
+    prompts = ["One two three", "x", "The quick brown fox jumps"]
+    batch = tiny.complete(prompts, 15, temperature=1.0, top_p=0.9, seed=11)
+    assert batch == [tiny.complete(p, 15, temperature=1.0, top_p=0.9, seed=11) for p in prompts]
+    seeds = [1, 2, 3]
+    batch = tiny.generate([tiny.tokenizer.encode(p) for p in prompts], 15, temperature=1.0, seed=seeds)
+    assert batch == [tiny.generate(tiny.tokenizer.encode(p), 15, temperature=1.0, seed=s) for p, s in zip(prompts, seeds)]
+
+
+def test_batch_rows_stop_on_their_own(tiny):
+    prompts = ["Hello", "Hello there"]
+    full = tiny.complete(prompts, 25, temperature=0)
+    stop = full[0][5:8]
+    cut = tiny.complete(prompts, 25, temperature=0, stop=stop)
+    for text, c in zip(full, cut):
+        assert c == (text[: text.index(stop)] if stop in text else text)
+
+
+def test_batch_logits_match_solo_logits(tiny):
+    """Left padding changes nothing for a row: its first-step logits equal the solo run's."""
+    a, b = tiny.tokenizer.encode("Hello"), tiny.tokenizer.encode("The weather today is nice")
+    solo = tiny(a)[-1]
+    from gptlite.model import KVCache, attention_mask, hidden_states, lm_head
+
+    n = len(b)
+    ids = np.zeros((2, n), np.int64)
+    ids[0, n - len(a) :], ids[1] = a, b
+    seen = np.ones((2, n), bool)
+    seen[0, : n - len(a)] = False
+    positions = np.maximum(np.cumsum(seen, 1) - 1, 0)
+    x = hidden_states(tiny.params, ids, positions, attention_mask(seen, n), KVCache(tiny.config, 2, n), tiny.config.n_head)
+    np.testing.assert_allclose(lm_head(x[0, -1], tiny.params["wte"]), solo, atol=1e-5)
+
+
+def test_empty_prompt_starts_a_new_document(tiny):
+    assert tiny.encode_prompt("") == [50256]
+    assert len(tiny.complete("", 5, temperature=0)) > 0
+
+
+def test_max_new_tokens_zero(tiny):
+    assert tiny.complete("Hi", 0) == ""
+    assert tiny.generate([1, 2], 0) == []
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [(lambda g: g.complete("Hi", 100), "longer than the model's context of 64"),
+     (lambda g: g.complete("Hi", -1), "max_new_tokens"),
+     (lambda g: g.complete("Hi", temperature=-0.5), "temperature"),
+     (lambda g: g.complete("Hi", top_p=1.5), "top_p"),
+     (lambda g: g.generate([], 5), "non-empty"),
+     (lambda g: g.generate([1, 99999], 5), "token ids must be in"),
+     (lambda g: g([0.5, 1.5]), "non-empty list of token ids"),
+     (lambda g: g.generate([[1], [2]], 3, seed=[1]), "seeds"),
+     (lambda g: g.complete(5), "must be a string or a list")],
+)  # fmt: skip
+def test_bad_input_raises_value_error(tiny, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tiny)
+
+
+def test_text_calls_need_a_tokenizer():
+    gpt = GPT.from_pretrained(MODELS / "depth6")
+    assert gpt.tokenizer is None
+    assert len(gpt.generate([1, 2, 3], 4)) == 4
+    with pytest.raises(ValueError, match="no tokenizer"):
+        gpt.complete("Hi")

@@ -1,0 +1,68 @@
+"""The sampler against transformers' logits processors, and its own guarantees."""
+
+import numpy as np
+import pytest
+
+from gptlite.sampling import Sampler, apply_repetition_penalty, apply_top_k, apply_top_p
+from conftest import FIXTURES
+
+
+def test_matches_transformers_processors():
+    ref = np.load(FIXTURES / "sampling_reference.npz")
+    settings = [k for k in ref.files if k not in ("logits", "seen")]
+    assert len(settings) == 4
+    for key in settings:
+        penalty, temperature, k, p = key.split("_")
+        sampler = Sampler(float(temperature), int(k), float(p), float(penalty))
+        for row, seen, expected in zip(ref["logits"], ref["seen"], ref[key]):
+            got = sampler.process(row, seen)
+            np.testing.assert_array_equal(np.isinf(got), np.isinf(expected), err_msg=key)
+            np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-6, err_msg=key)
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative():
+    out = apply_repetition_penalty(np.array([2.0, -2.0, 3.0], np.float32), [0, 1, 1], 2.0)
+    np.testing.assert_array_equal(out, [1.0, -4.0, 3.0])
+    assert out.dtype == np.float32
+
+
+def test_top_k_keeps_ties():
+    out = apply_top_k(np.array([1, 3, 3, 2, 3], np.float32), 2)
+    np.testing.assert_array_equal(np.isfinite(out), [False, True, True, False, True])
+
+
+def test_top_p_keeps_at_least_the_best_token():
+    out = apply_top_p(np.array([0, 10, 0], np.float32), 0.01)
+    np.testing.assert_array_equal(np.isfinite(out), [False, True, False])
+
+
+def test_greedy_is_argmax_after_penalty():
+    logits = np.array([1.0, 5.0, 4.0], np.float32)
+    assert Sampler(temperature=0)(logits, [], None) == 1
+    assert Sampler(temperature=0, repetition_penalty=2.0)(logits, [1], None) == 2
+
+
+def test_sampling_is_seeded_and_follows_the_distribution():
+    logits = np.log(np.array([0.1, 0.6, 0.3], np.float32))
+    sampler = Sampler(temperature=1.0, top_k=0)
+    draws = [sampler(logits, [], np.random.default_rng(s)) for s in range(3000)]
+    assert np.bincount(draws, minlength=3) / 3000 == pytest.approx([0.1, 0.6, 0.3], abs=0.03)
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    assert [sampler(logits, [], rng_a) for _ in range(20)] == [sampler(logits, [], rng_b) for _ in range(20)]
+
+
+def test_never_samples_an_excluded_token():
+    logits = np.array([0, 0, 0, 0, 9], np.float32)
+    sampler = Sampler(temperature=5.0, top_k=1)
+    assert {sampler(logits, [], np.random.default_rng(s)) for s in range(200)} == {4}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"temperature": -1}, "temperature"), ({"top_k": -1}, "top_k"), ({"top_k": 2.5}, "top_k"),
+     ({"top_p": 0}, "top_p"), ({"top_p": 1.5}, "top_p"), ({"repetition_penalty": 0}, "repetition_penalty"),
+     ({"temperature": float("nan")}, "temperature")],
+)  # fmt: skip
+def test_bad_settings_raise_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Sampler(**kwargs)
