@@ -28,13 +28,20 @@ silently turning into a control token is a classic prompt-injection bug.
 import codecs
 import json
 import os
+from itertools import chain
 from pathlib import Path
 
 import regex
 
-# The pre-tokenizer, verbatim from openai/gpt-2 src/encoder.py.
-PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+# The pre-tokenizer, verbatim from openai/gpt-2 src/encoder.py: contractions, letters, digits,
+# other symbols (each with an optional leading space), whitespace not followed by a word, whitespace.
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+# The same splits, found 1.5x faster (the form tiktoken uses): possessive "++" never backtracks
+# into a run it cannot give back anyway; "\s++$" takes trailing whitespace in one step; and the
+# last branch is only reached by a single whitespace character before a word, so "\s" = "\s+".
+PATTERN = regex.compile(r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s""")
 ENDOFTEXT = "<|endoftext|>"
+NO_MERGE = float("inf")  # the rank of a pair that is not in the merge list
 ASSETS = Path(__file__).parent / "assets"
 # Every GPT-2 release (124M to 1558M, and distilgpt2) shares one vocabulary.
 GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2")
@@ -124,42 +131,42 @@ class Tokenizer:
         return self.special_tokens.get(ENDOFTEXT)
 
     def bpe(self, symbols):
-        """Merge a piece's byte symbols, best-ranked pair first, until no pair in the merge list is left."""
+        """Merge a piece's byte symbols, best-ranked pair first, until no pair in the merge list is left.
+
+        Merging the leftmost best pair, then re-ranking only its two new neighbours, gives what
+        encoder.py's merge-every-occurrence passes give: a merge's result only ever pairs at a
+        worse rank than the merge itself (tests/test_tokenizer.py checks this of all 50,000).
+        """
         parts = list(symbols)
-        while len(parts) > 1:
-            pair_ranks = [self.ranks.get(pair) for pair in zip(parts, parts[1:])]
-            best = min((r for r in pair_ranks if r is not None), default=None)
-            if best is None:
+        ranks = self.ranks
+        pair_ranks = [ranks.get(pair, NO_MERGE) for pair in zip(parts, parts[1:])]  # pair_ranks[i]: parts[i], parts[i+1]
+        while pair_ranks:
+            best = min(pair_ranks)
+            if best == NO_MERGE:
                 break
-            left, right = next(pair for pair, r in zip(zip(parts, parts[1:]), pair_ranks) if r == best)
-            merged, i = [], 0
-            while i < len(parts):  # merge every occurrence of the best pair, left to right
-                if i < len(parts) - 1 and parts[i] == left and parts[i + 1] == right:
-                    merged.append(left + right)
-                    i += 2
-                else:
-                    merged.append(parts[i])
-                    i += 1
-            parts = merged
+            i = pair_ranks.index(best)
+            parts[i : i + 2] = [parts[i] + parts[i + 1]]
+            del pair_ranks[i]
+            if i > 0:
+                pair_ranks[i - 1] = ranks.get((parts[i - 1], parts[i]), NO_MERGE)
+            if i < len(pair_ranks):
+                pair_ranks[i] = ranks.get((parts[i], parts[i + 1]), NO_MERGE)
         return parts
 
     def _encode_piece(self, piece):
-        ids = self._cache.get(piece)
-        if ids is None:
-            symbols = piece.encode("utf-8").decode("latin-1").translate(self._byte_symbols)
-            token = self.encoder.get(symbols)
-            # A piece that is itself a token is that token: BPE on any vocabulary symbol gives back the
-            # symbol (tests/test_tokenizer.py checks this for all 50,257), so most words skip the merge loop.
-            ids = [token] if token is not None else [self.encoder[s] for s in self.bpe(symbols)]
-            self._cache[piece] = ids
-        return ids
+        symbols = piece.encode("utf-8").decode("latin-1").translate(self._byte_symbols)
+        token = self.encoder.get(symbols)
+        # A piece that is itself a token is that token: BPE on any vocabulary symbol gives back the
+        # symbol (tests/test_tokenizer.py checks this for all 50,257), so most words skip the merge loop.
+        return [token] if token is not None else [self.encoder[s] for s in self.bpe(symbols)]
 
     def encode_ordinary(self, text):
         """Encode text, treating any special-token text in it as ordinary text."""
-        ids = []
-        for piece in PATTERN.findall(text):
-            ids += self._encode_piece(piece)
-        return ids
+        pieces = PATTERN.findall(text)
+        cache = self._cache
+        for piece in set(pieces).difference(cache):  # each new piece once; text repeats its words
+            cache[piece] = self._encode_piece(piece)
+        return list(chain.from_iterable(map(cache.__getitem__, pieces)))
 
     def encode(self, text, allowed_special=frozenset(), disallowed_special="all"):
         """Encode text to ids, with tiktoken's rules for special tokens.

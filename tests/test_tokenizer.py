@@ -3,7 +3,9 @@ import random
 
 import pytest
 
-from gptlite.tokenizer import ENDOFTEXT, Tokenizer, bytes_to_unicode
+import regex
+
+from gptlite.tokenizer import ENDOFTEXT, GPT2_PATTERN, PATTERN, Tokenizer, bytes_to_unicode
 from conftest import FIXTURES, MODELS
 
 
@@ -32,6 +34,25 @@ def test_golden_ids_from_the_reference_tokenizer(tok):
     for case in cases:
         ids = tok.encode(case["text"], allowed_special=case.get("allowed_special", set()), disallowed_special=())
         assert ids == case["ids"], repr(case["text"])
+
+
+def test_fast_pattern_splits_as_gpt2s_pattern():
+    cases = json.loads((FIXTURES / "tokenizer_golden.json").read_text())
+    texts = [c["text"] for c in cases] + ["a \n\n b", "x   ", "  \t\n", "end \n", "tail\t\t"]
+    original = regex.compile(GPT2_PATTERN)
+    for text in texts:
+        assert PATTERN.findall(text) == original.findall(text), repr(text)
+
+
+def test_merges_only_build_on_earlier_merges(tok):
+    """Each merge joins bytes or results of better-ranked merges. So the product of a merge can only pair
+    at a worse rank than its own, which is what lets Tokenizer.bpe merge one pair at a time."""
+    made = {}  # symbol -> rank of the merge that makes it
+    for (left, right), rank in sorted(tok.ranks.items(), key=lambda item: item[1]):
+        assert made.get(left, -1) < rank and made.get(right, -1) < rank, (left, right)
+        assert len(left) == 1 or left in made, left
+        assert len(right) == 1 or right in made, right
+        made.setdefault(left + right, rank)
 
 
 def test_known_ids(tok):
