@@ -90,6 +90,17 @@ def nest(flat):
     return tree
 
 
+def flatten(tree, prefix=""):
+    """The inverse of nest: {"h": [{"ln_1": {"g": a}}]} -> {"h.0.ln_1.g": a}."""
+    flat = {}
+    for key, value in enumerate(tree) if isinstance(tree, list) else tree.items():
+        if isinstance(value, (dict, list)):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def init_params(config, seed=0):
     """Random weights as GPT-2 initialises them: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layer).
 
@@ -109,15 +120,29 @@ def init_params(config, seed=0):
 
 
 def gelu(x):
-    """GPT-2's activation: the tanh approximation of x * Phi(x) (Hendrycks & Gimpel 2016); "gelu_new" in transformers."""
-    # x * x * x, not x**3: numpy's pow of a negative float32 takes a slow path, 100x slower here.
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))  # shape unchanged
+    """GPT-2's activation: the tanh approximation of x * Phi(x) (Hendrycks & Gimpel 2016); "gelu_new" in transformers.
 
+        gelu(x) = 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))
+
+    Computed in one buffer, step by step, because x is the widest array in the model ([.., 4*n_embd]).
+    """
+    h = x * x  # x^2 (x * x * x, not x**3: numpy's pow of a negative float32 is 100x slower)
+    h *= x  # x^3
+    h *= 0.044715
+    h += x
+    h *= math.sqrt(2 / math.pi)
+    np.tanh(h, out=h)
+    h += 1
+    h *= x
+    h *= 0.5
+    return h  # shape unchanged
 
 def softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))  # subtract the max: exp never overflows
-    return e / e.sum(axis=-1, keepdims=True)  # shape unchanged, rows sum to 1
-
+    """exp(x) / sum(exp(x)) over the last axis, overwriting x (callers pass a temporary)."""
+    x -= x.max(axis=-1, keepdims=True)  # subtract the max: exp never overflows
+    np.exp(x, out=x)
+    x /= x.sum(axis=-1, keepdims=True)
+    return x  # shape unchanged, rows sum to 1
 
 def layer_norm(x, g, b, eps=1e-5):
     """Normalise each position to zero mean and unit variance over n_embd, then scale by g and shift by b."""
@@ -128,7 +153,9 @@ def layer_norm(x, g, b, eps=1e-5):
 
 def linear(x, w, b):
     """GPT-2's "Conv1D": a dense layer with w stored [n_in, n_out]."""
-    return x @ w + b  # [..., n_in] -> [..., n_out]
+    out = x @ w  # [..., n_in] @ [n_in, n_out] -> [..., n_out]
+    out += b  # in place: no second [..., n_out] array
+    return out
 
 
 class KVCache:
@@ -160,8 +187,8 @@ class KVCache:
 
 def attention(q, k, v, mask):
     """Scaled dot-product attention: softmax(q k^T / sqrt(d_head) + mask) v."""
+    q = q * (1 / math.sqrt(q.shape[-1]))  # scale q, not the scores: n_seq x d_head values, not n_seq x n_kv
     scores = q @ k.swapaxes(-1, -2)  # [n_batch, n_head, n_seq, d_head] @ [.., d_head, n_kv] -> [.., n_seq, n_kv]
-    scores *= 1 / math.sqrt(q.shape[-1])
     scores += mask  # [n_batch, 1, n_seq, n_kv]: 0 where a query may look, MASKED where not
     return softmax(scores) @ v  # [.., n_seq, n_kv] @ [.., n_kv, d_head] -> [.., n_seq, d_head]
 

@@ -9,13 +9,13 @@ from safetensors.torch import save_file
 from transformers import GPT2Config, GPT2LMHeadModel
 
 
-def hf_model(config, seed):
+def hf_model(config, seed, attn_implementation="eager"):
     """A transformers GPT-2 of this shape with every parameter random (biases and layer-norm gains too)."""
     torch.manual_seed(seed)
     hf_config = GPT2Config(
         vocab_size=config.n_vocab, n_positions=config.n_ctx, n_embd=config.n_embd,
         n_layer=config.n_layer, n_head=config.n_head, bos_token_id=None, eos_token_id=None,
-        attn_implementation="eager",
+        attn_implementation=attn_implementation,
     )  # fmt: skip
     model = GPT2LMHeadModel(hf_config).eval()
     with torch.no_grad():
@@ -38,9 +38,9 @@ def save_hub_layout(model, directory):
     model.config.to_json_file(directory / "config.json")
 
 
-def hf_from_gptlite(config, params):
+def hf_from_gptlite(config, params, attn_implementation="eager"):
     """A transformers model holding gptlite's weights (the names map one to one)."""
-    model = hf_model(config, 0)
+    model = hf_model(config, 0, attn_implementation)
     state = {"transformer.wte.weight": params["wte"], "transformer.wpe.weight": params["wpe"],
              "transformer.ln_f.weight": params["ln_f"]["g"], "transformer.ln_f.bias": params["ln_f"]["b"]}  # fmt: skip
     for i, h in enumerate(params["h"]):
