@@ -1,14 +1,18 @@
 """Loading GPT-2 checkpoints from a directory, and gptlite's own converted layout.
 
-Two kinds of directory load:
+Three kinds of directory load:
 
 * A Hugging Face GPT-2 directory, as the hub serves it: `config.json`
   (`vocab_size`, `n_positions`, `n_embd`, `n_head`, `n_layer`),
-  `model.safetensors`, and `vocab.json` + `merges.txt`. Tensor names are
+  `model.safetensors` or else `pytorch_model.bin` (read by `torch_checkpoint`),
+  and `vocab.json` + `merges.txt`. Tensor names are
   `wte.weight`, `h.0.attn.c_attn.weight`, ... with or without a `transformer.`
   prefix; the causal-mask buffers `attn.bias` / `attn.masked_bias` and the tied
   `lm_head.weight` are not weights and are skipped. F16 and BF16 are widened to
   float32.
+* OpenAI's original release: `hparams.json` (`n_vocab`, `n_ctx`, `n_embd`,
+  `n_head`, `n_layer`), the TensorFlow checkpoint `model.ckpt.*` (read by
+  `tf_checkpoint`), and `encoder.json` + `vocab.bpe`.
 * gptlite's converted layout, one format for every source: `gptlite.json`
   (format, version, config, where it came from), `weights.safetensors`
   (float32, names as in `model.param_shapes`, memory-mapped at load) and
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import safetensors
+from . import safetensors, tf_checkpoint, torch_checkpoint
 from .files import atomic_write
 from .model import Config, param_shapes
 from .tokenizer import ASSETS, find_vocab_files
@@ -64,6 +68,16 @@ def hf_config(path):
             n_vocab=raw["vocab_size"], n_ctx=raw.get("n_positions", raw.get("n_ctx")),
             n_embd=raw["n_embd"], n_head=raw["n_head"], n_layer=raw["n_layer"],
         )  # fmt: skip
+    except KeyError as e:
+        raise ValueError(f"{path}: missing {e.args[0]}") from None
+
+
+def openai_config(path):
+    """Read OpenAI's `hparams.json`; its keys are gptlite's."""
+    with open(path, encoding="utf-8") as f:
+        raw = json.load(f)
+    try:
+        return Config(**{k: raw[k] for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")})
     except KeyError as e:
         raise ValueError(f"{path}: missing {e.args[0]}") from None
 
@@ -111,12 +125,19 @@ def load_dir(directory):
         tensors = safetensors.load(directory / WEIGHTS_FILE)
     elif (directory / "config.json").is_file():
         config = hf_config(directory / "config.json")
-        weights = directory / "model.safetensors"
-        if not weights.is_file():
-            raise FileNotFoundError(f"{directory}: no model.safetensors")
-        tensors = from_hf_tensors(safetensors.load(weights))
+        if (directory / "model.safetensors").is_file():
+            tensors = from_hf_tensors(safetensors.load(directory / "model.safetensors"))
+        elif (directory / "pytorch_model.bin").is_file():
+            tensors = from_hf_tensors(torch_checkpoint.load(directory / "pytorch_model.bin"))
+        else:
+            raise FileNotFoundError(f"{directory}: no model.safetensors or pytorch_model.bin")
+    elif (directory / "hparams.json").is_file():
+        config = openai_config(directory / "hparams.json")
+        tensors = tf_checkpoint.load_openai(str(directory / "model.ckpt"))
     else:
-        raise FileNotFoundError(f"{directory}: neither a gptlite model ({META_FILE}) nor a Hugging Face one (config.json)")
+        raise FileNotFoundError(
+            f"{directory}: not a model directory (no {META_FILE}, Hugging Face config.json or OpenAI hparams.json)"
+        )
     tensors = to_float32(tensors)
     check_shapes(tensors, config, directory)
     return config, tensors, vocab_files(directory, config)

@@ -12,7 +12,9 @@ random) saved the way the hub serves models, plus `reference.npz`: a prompt,
 transformers' logits for it, and transformers' 32-token greedy continuation.
 The `xl-heads` fixture (25 heads of 64, gpt2-xl's head shape) is too big to
 commit, so its weights are gptlite's seeded `init_params` and only the
-reference outputs are saved.
+reference outputs are saved. `depth6-bin` and `depth6-bin-legacy` hold the
+`depth6` weights as torch.save writes them; scripts/make_tf_fixture.py writes
+them as a TensorFlow checkpoint.
 """
 
 import argparse
@@ -75,6 +77,26 @@ def make_seeded(name, config, seed):
     print(f"{name}: seeded weights, reference only")
 
 
+def make_pytorch_bins(name):
+    """The safetensors fixture `name` again as pytorch_model.bin, in torch's zip and legacy layouts.
+
+    One tensor is stored transposed (a non-contiguous view of its storage), as fine-tunes sometimes are.
+    """
+    from safetensors.torch import load_file
+
+    state = load_file(str(OUT / name / "model.safetensors"))
+    key = next(k for k in state if k.endswith("c_attn.weight"))
+    state[key] = state[key].t().contiguous().t()  # same values, strides (1, rows)
+    assert not state[key].is_contiguous()
+    for suffix, zip_layout in (("bin", True), ("bin-legacy", False)):
+        directory = OUT / f"{name}-{suffix}"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir()
+        shutil.copy(OUT / name / "config.json", directory / "config.json")
+        torch.save(state, directory / "pytorch_model.bin", _use_new_zipfile_serialization=zip_layout)
+        print(f"{name}-{suffix}: {(directory / 'pytorch_model.bin').stat().st_size / 1e6:.1f} MB")
+
+
 def make_sampling_reference():
     """transformers' logits processors on random logits: the sampler must give the same rows.
 
@@ -132,6 +154,7 @@ def main():
     make("depth6", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=4, n_layer=6), seed=2)
     make("f16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=3, dtype=torch.float16)
     make("bf16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=4, dtype=torch.bfloat16)
+    make_pytorch_bins("depth6")
     make_sampling_reference()
     make_seeded("xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5)
 

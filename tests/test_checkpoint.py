@@ -110,7 +110,7 @@ def test_unsupported_config_is_refused(tmp_path):
 def test_missing_and_unrecognised_directories(tmp_path):
     with pytest.raises(FileNotFoundError, match="model directory not found"):
         GPT.from_pretrained(tmp_path / "nope")
-    with pytest.raises(FileNotFoundError, match="neither a gptlite model"):
+    with pytest.raises(FileNotFoundError, match="not a model directory"):
         GPT.from_pretrained(tmp_path)
 
 
