@@ -22,7 +22,11 @@ class ArgumentParser(argparse.ArgumentParser):
 def parser():
     p = ArgumentParser(prog="gptlite.generate", description="Continue a prompt with a GPT-2 model, streaming the text.")
     p.add_argument("prompt", help="the text to continue; an empty string starts a new document")
-    p.add_argument("--model", default="gpt2", help="a model directory, or a released model's name (default: gpt2)")
+    p.add_argument("--model", default="gpt2", metavar="NAME_OR_DIR",
+                   help="gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, a Hugging Face repo id (owner/name) "
+                        "or a model directory; names are downloaded and cached on first use (default: gpt2)")
+    p.add_argument("--source", choices=["hf", "openai"], default="hf",
+                   help="where a name is downloaded from: Hugging Face, or OpenAI's TensorFlow release (default: hf)")
     p.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="generate at most N tokens (default: 64)")
     p.add_argument("--temperature", type=float, default=0.8, metavar="T",
                    help="randomness: 0 always picks the likeliest token, higher is more varied (default: 0.8)")
@@ -41,7 +45,7 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        gpt = GPT.from_pretrained(args.model)
+        gpt = GPT.from_pretrained(args.model, source=args.source)
         pieces = gpt.stream(args.prompt, args.max_new_tokens, stop=args.stop, temperature=args.temperature,
                             top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
                             seed=args.seed)  # fmt: skip
@@ -50,7 +54,7 @@ def main(argv=None):
         for piece in pieces:
             print(piece, end="", flush=True)
         print()
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:
         print(f"gptlite.generate: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -19,7 +19,7 @@ real tokens, so every row comes out as it would alone.
 
 import numpy as np
 
-from . import checkpoint
+from . import checkpoint, hub
 from .model import KVCache, attention_mask, hidden_states, lm_head, nest
 from .sampling import Sampler
 from .tokenizer import Tokenizer
@@ -66,9 +66,15 @@ class GPT:
         self.tokenizer = tokenizer  # None for a model shipped without tokenizer files: token ids only
 
     @classmethod
-    def from_pretrained(cls, name_or_dir):
-        """Load a model directory: a Hugging Face GPT-2 checkpoint or gptlite's converted layout."""
-        config, tensors, vocab = checkpoint.load_dir(name_or_dir)
+    def from_pretrained(cls, name_or_dir, *, source="hf", revision="main", quiet=False):
+        """Load GPT-2 by name ("gpt2", "gpt2-xl", "owner/fine-tune", ...) or from a directory.
+
+        A name is downloaded once from Hugging Face (source="hf", at `revision`) or from OpenAI's
+        original release (source="openai"), converted, and cached: see `hub`. A directory may hold
+        a Hugging Face checkpoint, OpenAI's TensorFlow checkpoint or gptlite's converted layout.
+        """
+        directory = hub.resolve(name_or_dir, source=source, revision=revision, quiet=quiet)
+        config, tensors, vocab = checkpoint.load_dir(directory)
         return cls(config, nest(tensors), Tokenizer.from_files(*vocab) if vocab else None)
 
     def __call__(self, ids):

@@ -1,0 +1,188 @@
+"""Downloads by name, against a loopback server: caching, resume, checksums, errors, offline mode, locking."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gptlite import GPT, hub
+from gptlite.download import main as download_main
+from gptlite.generate import main as generate_main
+from gptlite.tokenizer import ASSETS
+from conftest import MODELS, reference
+from fakehub import FakeHub
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    with FakeHub() as server:
+        server.add_repo("openai-community/gpt2", MODELS / "tiny")  # safetensors, vocab.json + merges.txt
+        server.add_repo("distilbert/distilgpt2", MODELS / "depth6-bin")  # only pytorch_model.bin
+        tf = MODELS / "depth6-tf"
+        server.add_openai("124M", {**{p.name: p for p in tf.iterdir()}, "encoder.json": ASSETS / "gpt2" / "encoder.json",
+                                   "vocab.bpe": ASSETS / "gpt2" / "vocab.bpe"})  # fmt: skip
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("GPTLITE_OPENAI_ENDPOINT", server.url + "/gpt-2")
+        monkeypatch.setenv("GPTLITE_HOME", str(tmp_path / "home"))
+        for var in ("GPTLITE_OFFLINE", "HF_HUB_OFFLINE", "HF_TOKEN"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setattr(hub, "BACKOFF", 0.01)
+        yield server
+
+
+def cached(name="openai-community--gpt2"):
+    return hub.home() / "models" / "hf" / name / "main"
+
+
+def assert_logits(gpt, fixture):
+    ref = reference(fixture)
+    assert np.abs(gpt(ref["prompt"]) - ref["logits"]).max() <= 1e-4
+
+
+def test_download_convert_cache_then_no_network(fake, monkeypatch):
+    gpt = GPT.from_pretrained("gpt2")
+    assert_logits(gpt, "tiny")
+    assert gpt.tokenizer.encode("Hello world") == [15496, 995]
+    assert (cached() / "gptlite.json").is_file()
+    assert not (hub.home() / "downloads" / "hf" / "openai-community--gpt2" / "main").exists()  # deleted after conversion
+    n = len(fake.log)
+    assert n >= 4
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+    assert len(fake.log) == n, "a cached model must load without a single request"
+    monkeypatch.setenv("GPTLITE_OFFLINE", "1")
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+
+
+def test_lfs_checksum_comes_from_the_redirect(fake):
+    GPT.from_pretrained("gpt2")
+    lfs = [path for path, _, name in fake.log if name == "model.safetensors"]
+    assert lfs[0].endswith("/resolve/main/model.safetensors") and lfs[1].startswith("/lfs/")
+
+
+def test_falls_back_to_pytorch_bin(fake):
+    assert_logits(GPT.from_pretrained("distilgpt2"), "depth6")
+    assert (cached("distilbert--distilgpt2") / "weights.safetensors").is_file()
+
+
+def test_openai_tensorflow_release(fake):
+    gpt = GPT.from_pretrained("gpt2", source="openai")
+    assert_logits(gpt, "depth6")
+    assert (hub.home() / "models" / "openai" / "124M" / "gptlite.json").is_file()
+
+
+def test_resumes_a_dropped_connection(fake):
+    fake.faults["model.safetensors"] = [("drop", 1_000_000)]
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+    ranges = [r for path, r, name in fake.log if path.startswith("/lfs/") and r]
+    assert len(ranges) == 1 and 900_000 < int(ranges[0][6:-1]) <= 1_000_000  # resumed near where it broke
+
+
+def test_interrupted_download_leaves_only_a_part_file_and_resumes(fake):
+    fake.faults["model.safetensors"] = [("drop", 200_000)] * hub.ATTEMPTS  # every attempt breaks off
+    with pytest.raises(hub.DownloadError, match="connection lost.*run again to resume"):
+        GPT.from_pretrained("gpt2")
+    staged = hub.home() / "downloads" / "hf" / "openai-community--gpt2" / "main"
+    assert not (staged / "model.safetensors").exists(), "an incomplete file must never carry the final name"
+    assert (staged / "model.safetensors.part").stat().st_size > 0
+    assert not (cached() / "gptlite.json").exists()
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+    assert [r for _, r, n in fake.log if n == "model.safetensors" and r][-1] != "bytes=0-"
+
+
+def test_corrupted_byte_is_a_checksum_error_and_nothing_is_kept(fake):
+    fake.faults["model.safetensors"] = [("corrupt", 12345)]
+    with pytest.raises(ValueError, match="checksum mismatch.*deleted, run again to retry"):
+        GPT.from_pretrained("gpt2")
+    staged = hub.home() / "downloads" / "hf" / "openai-community--gpt2" / "main"
+    assert not (staged / "model.safetensors").exists() and not (staged / "model.safetensors.part").exists()
+    assert not (cached() / "gptlite.json").exists()
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")  # the next run fetches it again
+
+
+def test_server_error_is_retried(fake):
+    fake.faults["config.json"] = [500, 503]
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+    assert len([1 for _, _, n in fake.log if n == "config.json"]) == 3
+
+
+def test_missing_repo_is_404(fake):
+    with pytest.raises(FileNotFoundError, match=r"not found \(404\)"):
+        GPT.from_pretrained("nobody/nothing")
+    assert len(fake.log) == 1, "no retries on 404"
+
+
+def test_private_repo_is_access_denied(fake):
+    fake.faults["config.json"] = [401]
+    with pytest.raises(hub.DownloadError, match=r"access denied \(401\).*HF_TOKEN"):
+        GPT.from_pretrained("gpt2")
+    assert len(fake.log) == 1, "no retries on 401"
+
+
+def test_no_server(fake, monkeypatch):
+    fake.server.shutdown()
+    fake.server.server_close()
+    monkeypatch.setenv("HF_ENDPOINT", fake.url)
+    with pytest.raises(hub.DownloadError, match="cannot reach 127.0.0.1.*no network"):
+        GPT.from_pretrained("gpt2")
+
+
+@pytest.mark.parametrize("var", ["GPTLITE_OFFLINE", "HF_HUB_OFFLINE"])
+def test_offline_mode_fails_at_once_naming_the_missing_files(fake, monkeypatch, var):
+    monkeypatch.setenv(var, "1")
+    with pytest.raises(FileNotFoundError, match=f"{var}=1.*missing: config.json, model.safetensors.*gptlite.download gpt2"):
+        GPT.from_pretrained("gpt2")
+    assert fake.log == []
+
+
+def test_unknown_names(fake):
+    with pytest.raises(ValueError, match="unknown model 'gpt3': use one of gpt2, gpt2-medium"):
+        GPT.from_pretrained("gpt3")
+    with pytest.raises(ValueError, match="OpenAI released no 'distilgpt2'"):
+        GPT.from_pretrained("distilgpt2", source="openai")
+    with pytest.raises(FileNotFoundError, match="model directory not found"):
+        GPT.from_pretrained("./no/such/model")
+
+
+def test_disk_full_keeps_nothing(fake):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    staged = hub.home() / "downloads" / "hf" / "openai-community--gpt2" / "main"
+    staged.mkdir(parents=True)
+    (staged / "config.json.part").symlink_to("/dev/full")  # every write there fails with ENOSPC
+    with pytest.raises(hub.DownloadError, match="No space left on device.*nothing was kept"):
+        GPT.from_pretrained("gpt2")
+    assert not os.path.lexists(staged / "config.json.part") and not (staged / "config.json").exists()
+
+
+def test_two_processes_download_one_model(fake, tmp_path):
+    fake.delay = 0.02  # slow enough that the two overlap
+    code = "from gptlite import GPT; GPT.from_pretrained('gpt2', quiet=True); print('ok')"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    lfs_downloads = [1 for path, _, n in fake.log if n == "model.safetensors" and path.startswith("/lfs/")]
+    assert len(lfs_downloads) == 1, "the second process must wait for the first, not download again"
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+    assert not list(hub.home().rglob("*.part"))
+
+
+def test_download_command(fake, capsys):
+    assert download_main(["gpt2", "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == str(cached())
+    assert download_main(["gpt3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown model 'gpt3'" in err
+
+
+def test_generate_downloads_on_first_use(fake, capsys):
+    assert generate_main(["Hello", "--model", "gpt2", "--max-new-tokens", "4", "--temperature", "0"]) == 0
+    assert capsys.readouterr().out.startswith("Hello")
+    assert generate_main(["Hello", "--model", "nobody/nothing"]) == 2
+    assert "not found (404)" in capsys.readouterr().err
