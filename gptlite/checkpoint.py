@@ -15,7 +15,8 @@ Three kinds of directory load:
   `tf_checkpoint`), and `encoder.json` + `vocab.bpe`.
 * gptlite's converted layout, one format for every source: `gptlite.json`
   (format, version, config, where it came from), `weights.safetensors`
-  (float32, names as in `model.param_shapes`, memory-mapped at load) and
+  (float32, names as in `model.param_shapes`, memory-mapped at load; or
+  float16, widened at load, for the bundled model) and
   `encoder.json` + `vocab.bpe`.
 
 Every tensor is checked against the shapes the config implies, so a wrong or
@@ -152,9 +153,9 @@ def vocab_files(directory, config):
         return (ASSETS / "gpt2" / "encoder.json", ASSETS / "gpt2" / "vocab.bpe") if config.n_vocab == 50257 else None
 
 
-def save_converted(directory, config, tensors, vocab, source):
+def save_converted(directory, config, tensors, vocab, source, dtype=np.float32):
     """Write gptlite's layout. Files are written atomically and gptlite.json last, so a half-written
-    directory is never taken for a model."""
+    directory is never taken for a model. dtype float16 halves the size; loading widens it to float32."""
     check_shapes(tensors, config, source)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -163,7 +164,7 @@ def save_converted(directory, config, tensors, vocab, source):
         with atomic_write(directory / name) as f, open(src, "rb") as g:
             shutil.copyfileobj(g, f)
     names = param_shapes(config)  # canonical order: embeddings, then block by block
-    safetensors.save(directory / WEIGHTS_FILE, {n: np.asarray(tensors[n], np.float32) for n in names})
+    safetensors.save(directory / WEIGHTS_FILE, {n: np.asarray(tensors[n], dtype) for n in names})
     meta = {"format": FORMAT, "version": VERSION, "config": asdict(config), "source": str(source)}
     with atomic_write(directory / META_FILE, "w") as f:
         json.dump(meta, f, indent=2)

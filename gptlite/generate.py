@@ -10,6 +10,7 @@ line on stderr naming the problem, and exit status 2.
 import argparse
 import sys
 
+from . import hub
 from .gpt import GPT
 
 
@@ -22,9 +23,10 @@ class ArgumentParser(argparse.ArgumentParser):
 def parser():
     p = ArgumentParser(prog="gptlite.generate", description="Continue a prompt with a GPT-2 model, streaming the text.")
     p.add_argument("prompt", help="the text to continue; an empty string starts a new document")
-    p.add_argument("--model", default="gpt2", metavar="NAME_OR_DIR",
-                   help="gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, a Hugging Face repo id (owner/name) "
-                        "or a model directory; names are downloaded and cached on first use (default: gpt2)")
+    p.add_argument("--model", metavar="NAME_OR_DIR",
+                   help="gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, gptlite-shakespeare (bundled), a Hugging "
+                        "Face repo id (owner/name) or a model directory; names are downloaded and cached on first use "
+                        "(default: gpt2, or the bundled model when gpt2 cannot be had)")
     p.add_argument("--source", choices=["hf", "openai"], default="hf",
                    help="where a name is downloaded from: Hugging Face, or OpenAI's TensorFlow release (default: hf)")
     p.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="generate at most N tokens (default: 64)")
@@ -42,10 +44,26 @@ def parser():
     return p  # fmt: skip
 
 
+def default_model(source):
+    """gpt2 when it is cached or can be downloaded; else the bundled model, said in one line on stderr."""
+    offline = hub.offline_variable()
+    if hub.is_cached("gpt2", source) or (offline is None and hub.reachable()):
+        try:
+            return GPT.from_pretrained("gpt2", source=source)
+        except OSError as e:  # the download failed
+            reason = str(e).split(";")[0]
+    else:
+        reason = f"{offline}=1 and it is not cached" if offline else "no network and it is not cached"
+    print(f"gptlite.generate: using the bundled model {hub.BUNDLED} (trained on Shakespeare), since gpt2 is not "
+          f"available ({reason}); get gpt2 with `python -m gptlite.download gpt2` where there is network",
+          file=sys.stderr)  # fmt: skip
+    return GPT.from_pretrained(hub.BUNDLED)
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        gpt = GPT.from_pretrained(args.model, source=args.source)
+        gpt = GPT.from_pretrained(args.model, source=args.source) if args.model else default_model(args.source)
         pieces = gpt.stream(args.prompt, args.max_new_tokens, stop=args.stop, temperature=args.temperature,
                             top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
                             seed=args.seed)  # fmt: skip

@@ -36,6 +36,7 @@ import requests
 from tqdm import tqdm
 
 from .checkpoint import is_converted, load_dir, save_converted
+from .tokenizer import ASSETS
 
 try:
     import fcntl
@@ -51,6 +52,7 @@ RELEASES = {  # name -> (Hugging Face repo, OpenAI's folder)
     "gpt2-xl": ("openai-community/gpt2-xl", "1558M"),
     "distilgpt2": ("distilbert/distilgpt2", None),
 }
+BUNDLED = "gptlite-shakespeare"  # trained by gptlite, shipped in the package: see its MODEL_CARD.md
 OPENAI_FILES = ["checkpoint", "hparams.json", "encoder.json", "vocab.bpe", "model.ckpt.index",
                 "model.ckpt.data-00000-of-00001"]  # fmt: skip
 TIMEOUT = (10, 60)  # seconds to connect, seconds between bytes
@@ -76,7 +78,16 @@ def offline_variable():
 
 
 def known_names():
-    return ", ".join(RELEASES)
+    return ", ".join([*RELEASES, BUNDLED])
+
+
+def reachable(timeout=3.0):
+    """Whether the Hugging Face endpoint answers at all (one quick request, no retries)."""
+    try:
+        requests.head(os.environ.get("HF_ENDPOINT", HF_ENDPOINT), timeout=timeout)
+        return True
+    except requests.RequestException:
+        return False
 
 
 def plan(name, source="hf", revision="main"):
@@ -108,13 +119,15 @@ def resolve(name_or_dir, source="hf", revision="main", quiet=False):
     """The directory to load for a name: a local directory as is, else the cached model, fetched first if needed."""
     if os.path.isdir(name_or_dir):
         return Path(name_or_dir)
+    if name_or_dir == BUNDLED:
+        return ASSETS / BUNDLED
     name = str(name_or_dir)
     if isinstance(name_or_dir, os.PathLike) or name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
         raise FileNotFoundError(f"{name}: model directory not found")
     key, files, headers = plan(name, source, revision)
     target = home() / "models" / key
-    if is_converted(target):
-        return target  # cached: no network at all
+    if is_cached(name, source, revision):
+        return target  # no network at all
     var = offline_variable()
     if var:
         staged = home() / "downloads" / key
@@ -128,6 +141,11 @@ def resolve(name_or_dir, source="hf", revision="main", quiet=False):
         if not is_converted(target):  # another process may have finished it while we waited
             download_and_convert(name, files, headers, target, home() / "downloads" / key, quiet)
     return target
+
+
+def is_cached(name, source="hf", revision="main"):
+    """Whether a converted copy of this model is in the cache."""
+    return is_converted(home() / "models" / plan(name, source, revision)[0])
 
 
 @contextmanager

@@ -26,12 +26,16 @@ silently turning into a control token is a classic prompt-injection bug.
 """
 
 import codecs
+import heapq
 import json
 import os
+from collections import Counter, defaultdict
 from itertools import chain
 from pathlib import Path
 
 import regex
+
+from .files import atomic_write
 
 # The pre-tokenizer, verbatim from openai/gpt-2 src/encoder.py: contractions, letters, digits,
 # other symbols (each with an optional leading space), whitespace not followed by a word, whitespace.
@@ -220,3 +224,73 @@ class StreamDecoder:
     def flush(self):
         """Whatever bytes are left over at the end, as U+FFFD."""
         return self._utf8.decode(b"", final=True)
+
+
+def merge_pair(symbols, pair):
+    """Merge every occurrence of pair in a list of symbols, left to right."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i < len(symbols) - 1 and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
+
+
+def train_bpe(text, vocab_size):
+    """Learn a byte-level BPE vocabulary from text: returns (encoder, merges) for Tokenizer(encoder, merges).
+
+    Sennrich et al. 2016, on bytes as GPT-2 does it: start from the 256 byte symbols;
+    count each adjacent pair of symbols inside every pre-tokenized piece (weighted by
+    how often the piece occurs); merge the most frequent pair everywhere (ties: the
+    smallest pair as strings); repeat until the vocabulary has vocab_size entries,
+    the last one being <|endoftext|>. Pieces are counted once, and a merge revisits
+    only the pieces that contain its pair.
+    """
+    if vocab_size < 257:
+        raise ValueError(f"vocab_size must be at least 257 (256 bytes + <|endoftext|>), got {vocab_size}")
+    table = str.maketrans({chr(b): c for b, c in bytes_to_unicode().items()})
+    pieces = Counter(PATTERN.findall("".join(text.split(ENDOFTEXT))))
+    words = [list(p.encode("utf-8").decode("latin-1").translate(table)) for p in pieces]
+    counts = list(pieces.values())
+    pair_counts, where = Counter(), defaultdict(set)  # pair -> weighted count; pair -> indices of words holding it
+    for i, word in enumerate(words):
+        for pair in zip(word, word[1:]):
+            pair_counts[pair] += counts[i]
+            where[pair].add(i)
+    heap = [(-c, pair) for pair, c in pair_counts.items()]
+    heapq.heapify(heap)
+    merges = []
+    while len(merges) < vocab_size - 257 and heap:
+        negative_count, pair = heapq.heappop(heap)
+        if pair_counts.get(pair, 0) != -negative_count or negative_count == 0:
+            continue  # a stale heap entry: the count changed since it was pushed
+        merges.append(pair)
+        for i in where.pop(pair):
+            before = Counter(zip(words[i], words[i][1:]))
+            words[i] = merge_pair(words[i], pair)
+            after = Counter(zip(words[i], words[i][1:]))
+            for changed in before.keys() | after.keys():
+                delta = (after[changed] - before[changed]) * counts[i]
+                if delta:
+                    pair_counts[changed] += delta
+                    heapq.heappush(heap, (-pair_counts[changed], changed))
+                if after[changed]:
+                    where[changed].add(i)
+        del pair_counts[pair]
+    encoder = {symbol: i for i, symbol in enumerate(bytes_to_unicode().values())}
+    for left, right in merges:
+        encoder.setdefault(left + right, len(encoder))
+    encoder[ENDOFTEXT] = len(encoder)
+    return encoder, merges
+
+
+def save_vocab(directory, encoder, merges):
+    """Write encoder.json + vocab.bpe, the files Tokenizer.from_pretrained(directory) reads."""
+    os.makedirs(directory, exist_ok=True)
+    with atomic_write(Path(directory) / "encoder.json", "w") as f:
+        json.dump(encoder, f, ensure_ascii=False)
+    with atomic_write(Path(directory) / "vocab.bpe", "w") as f:
+        f.write("#version: 0.2\n" + "".join(f"{left} {right}\n" for left, right in merges))
