@@ -5,7 +5,6 @@
 The converted directory loads by memory map, with no conversion work at load time.
 """
 
-import argparse
 import sys
 
 from .checkpoint import load_dir, save_converted

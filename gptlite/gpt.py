@@ -124,7 +124,7 @@ class GPT:
         history = [list(p) for p in prompts]  # for the repetition penalty
         rows = np.arange(n_batch)  # which prompt each row of the cache holds
         cache = KVCache(self.config, n_batch, max_len)
-        for step in range(max_new_tokens):
+        for _ in range(max_new_tokens):
             mask = attention_mask(seen[:, : cache.n_past + ids.shape[1]], ids.shape[1])
             x = hidden_states(self.params, ids, positions, mask, cache, self.config.n_head)
             logits = lm_head(x[:, -1], self.params["wte"])  # only the last position: [n_rows, n_embd] -> [n_rows, n_vocab]

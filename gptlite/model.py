@@ -115,7 +115,7 @@ def init_params(config, seed=0):
             flat[name] = np.zeros(shape, np.float32)
         else:
             std = 0.02 / math.sqrt(2 * config.n_layer) if name.endswith("c_proj.w") else 0.02
-            flat[name] = (rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(np.float32)
+            flat[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
     return nest(flat)
 
 
@@ -137,12 +137,14 @@ def gelu(x):
     h *= 0.5
     return h  # shape unchanged
 
+
 def softmax(x):
     """exp(x) / sum(exp(x)) over the last axis, overwriting x (callers pass a temporary)."""
     x -= x.max(axis=-1, keepdims=True)  # subtract the max: exp never overflows
     np.exp(x, out=x)
     x /= x.sum(axis=-1, keepdims=True)
     return x  # shape unchanged, rows sum to 1
+
 
 def layer_norm(x, g, b, eps=1e-5):
     """Normalise each position to zero mean and unit variance over n_embd, then scale by g and shift by b."""
@@ -206,6 +208,7 @@ def attn(x, c_attn, c_proj, n_head, mask, cache, layer):
 
 
 def mlp(x, c_fc, c_proj):
+    """The position-wise feed-forward network: widen 4x, gelu, project back."""
     h = gelu(linear(x, **c_fc))  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, 4*n_embd]
     return linear(h, **c_proj)  # [n_batch, n_seq, 4*n_embd] -> [n_batch, n_seq, n_embd]
 

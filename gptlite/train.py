@@ -21,7 +21,6 @@ every N steps, and checkpoints in gptlite's layout (loadable by
 where Ctrl-C or a crash stopped it: bit for bit the run that was never stopped.
 """
 
-import argparse
 import json
 import math
 import sys

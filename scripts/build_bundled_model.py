@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from gptlite import GPT  # noqa: E402
 from gptlite import safetensors  # noqa: E402
 from gptlite.checkpoint import save_converted  # noqa: E402
-from gptlite.tokenizer import Tokenizer, save_vocab, train_bpe  # noqa: E402
+from gptlite.tokenizer import save_vocab, train_bpe  # noqa: E402
 from gptlite.train import main as train_main  # noqa: E402
 
 WORK = ROOT / "build" / "bundled"
