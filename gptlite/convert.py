@@ -8,7 +8,7 @@ The converted directory loads by memory map, with no conversion work at load tim
 import sys
 
 from .checkpoint import load_dir, save_converted
-from .generate import ArgumentParser
+from .cli import ArgumentParser, run
 
 
 def convert(src, dst):
@@ -23,13 +23,12 @@ def main(argv=None):
     p.add_argument("src", help="a Hugging Face GPT-2 directory (config.json + model.safetensors) or a gptlite model")
     p.add_argument("dst", help="the directory to write (created if missing)")
     args = p.parse_args(argv)
-    try:
+
+    def action():
         config = convert(args.src, args.dst)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        print(f"gptlite.convert: error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.dst}: {config.n_layer} layers, {config.n_embd} wide, {config.n_head} heads")
-    return 0
+        print(f"wrote {args.dst}: {config.n_layer} layers, {config.n_embd} wide, {config.n_head} heads")
+
+    return run("gptlite.convert", action)
 
 
 if __name__ == "__main__":

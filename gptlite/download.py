@@ -9,7 +9,7 @@ Prints the cached model's directory. See `gptlite/hub.py` for the cache and the 
 
 import sys
 
-from .generate import ArgumentParser
+from .cli import ArgumentParser, run
 from .hub import known_names, resolve
 
 
@@ -21,15 +21,9 @@ def main(argv=None):
     p.add_argument("--revision", default="main", help="a Hugging Face branch, tag or commit (default: main)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    try:
-        print(resolve(args.name, source=args.source, revision=args.revision, quiet=args.quiet))
-    except (ValueError, OSError) as e:
-        print(f"gptlite.download: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gptlite.download: interrupted; run again to resume", file=sys.stderr)
-        return 130
-    return 0
+    return run("gptlite.download", lambda: print(resolve(args.name, source=args.source, revision=args.revision,
+                                                         quiet=args.quiet)),
+               interrupted="gptlite.download: interrupted; run again to resume")  # fmt: skip
 
 
 if __name__ == "__main__":

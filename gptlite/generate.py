@@ -7,17 +7,11 @@ Prints the prompt, then the continuation as it arrives. Bad input gets one
 line on stderr naming the problem, and exit status 2.
 """
 
-import argparse
 import sys
 
 from . import hub
+from .cli import ArgumentParser, run
 from .gpt import GPT
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        """One line, no usage block: `gptlite.generate: error: ...`, exit status 2."""
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def parser():
@@ -60,25 +54,21 @@ def default_model(source):
     return GPT.from_pretrained(hub.BUNDLED)
 
 
+def generate(args):
+    gpt = GPT.from_pretrained(args.model, source=args.source) if args.model else default_model(args.source)
+    pieces = gpt.stream(args.prompt, args.max_new_tokens, stop=args.stop, temperature=args.temperature,
+                        top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
+                        seed=args.seed)  # fmt: skip
+    first = next(pieces, "")  # argument errors surface here, before the prompt is printed
+    print(args.prompt + first, end="", flush=True)
+    for piece in pieces:
+        print(piece, end="", flush=True)
+    print()
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
-    try:
-        gpt = GPT.from_pretrained(args.model, source=args.source) if args.model else default_model(args.source)
-        pieces = gpt.stream(args.prompt, args.max_new_tokens, stop=args.stop, temperature=args.temperature,
-                            top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
-                            seed=args.seed)  # fmt: skip
-        first = next(pieces, "")  # argument errors surface here, before the prompt is printed
-        print(args.prompt + first, end="", flush=True)
-        for piece in pieces:
-            print(piece, end="", flush=True)
-        print()
-    except (ValueError, OSError) as e:
-        print(f"gptlite.generate: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print()
-        return 130
-    return 0
+    return run("gptlite.generate", lambda: generate(args))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from . import safetensors
 from .checkpoint import WEIGHTS_FILE, save_converted
 from .files import atomic_write
-from .generate import ArgumentParser
+from .cli import ArgumentParser, run
 from .model import Config, attention_mask, flatten, gelu, init_params, layer_norm, linear, lm_head, nest, softmax
 from .tokenizer import Tokenizer, find_vocab_files
 
@@ -348,14 +348,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    try:
-        train(args)
-    except (ValueError, OSError) as e:
-        print(f"gptlite.train: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return run("gptlite.train", lambda: train(args))  # Ctrl-C: train() has saved and said how to resume
 
 
 if __name__ == "__main__":

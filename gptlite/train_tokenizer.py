@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .generate import ArgumentParser
+from .cli import ArgumentParser, run
 from .tokenizer import save_vocab, train_bpe
 
 
@@ -19,15 +19,14 @@ def main(argv=None):
     p.add_argument("--vocab-size", type=int, default=4096, help="256 bytes + merges + <|endoftext|> (default: 4096)")
     p.add_argument("--out", required=True, help="directory for encoder.json and vocab.bpe")
     args = p.parse_args(argv)
-    try:
+
+    def action():
         t0 = time.perf_counter()
         encoder, merges = train_bpe(Path(args.text).read_text(encoding="utf-8"), args.vocab_size)
         save_vocab(args.out, encoder, merges)
-    except (ValueError, OSError) as e:
-        print(f"gptlite.train_tokenizer: error: {e}", file=sys.stderr)
-        return 2
-    print(f"{len(encoder)} tokens ({len(merges)} merges) in {time.perf_counter() - t0:.1f} s -> {args.out}")
-    return 0
+        print(f"{len(encoder)} tokens ({len(merges)} merges) in {time.perf_counter() - t0:.1f} s -> {args.out}")
+
+    return run("gptlite.train_tokenizer", action)
 
 
 if __name__ == "__main__":
