@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MASKED = np.finfo(np.float32).min  # added to attention scores a query must not see; finite, so no NaNs
+QUERY_BLOCK = 128  # queries per attention block on long prompts (see attention)
 
 
 @dataclass(frozen=True)
@@ -188,11 +189,22 @@ class KVCache:
 
 
 def attention(q, k, v, mask):
-    """Scaled dot-product attention: softmax(q k^T / sqrt(d_head) + mask) v."""
+    """Scaled dot-product attention: softmax(q k^T / sqrt(d_head) + mask) v.
+
+    Long prompts go QUERY_BLOCK queries at a time: a block's queries cannot see the
+    keys after its last query (the causal mask), so those are left out of its
+    products instead of being computed and then masked to zero.
+    """
     q = q * (1 / math.sqrt(q.shape[-1]))  # scale q, not the scores: n_seq x d_head values, not n_seq x n_kv
-    scores = q @ k.swapaxes(-1, -2)  # [n_batch, n_head, n_seq, d_head] @ [.., d_head, n_kv] -> [.., n_seq, n_kv]
-    scores += mask  # [n_batch, 1, n_seq, n_kv]: 0 where a query may look, MASKED where not
-    return softmax(scores) @ v  # [.., n_seq, n_kv] @ [.., n_kv, d_head] -> [.., n_seq, d_head]
+    n_seq, n_kv = q.shape[-2], k.shape[-2]
+    out = np.empty_like(q)  # [n_batch, n_head, n_seq, d_head]
+    for start in range(0, n_seq, QUERY_BLOCK):
+        stop = min(start + QUERY_BLOCK, n_seq)
+        seen = n_kv - n_seq + stop  # keys up to the block's last query
+        scores = q[:, :, start:stop] @ k[:, :, :seen].swapaxes(-1, -2)  # [.., block, d_head] @ [.., d_head, seen]
+        scores += mask[:, :, start:stop, :seen]  # [n_batch, 1, block, seen]: 0 where a query may look, MASKED where not
+        out[:, :, start:stop] = softmax(scores) @ v[:, :, :seen]  # [.., block, seen] @ [.., seen, d_head]
+    return out
 
 
 def attn(x, c_attn, c_proj, n_head, mask, cache, layer):

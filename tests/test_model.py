@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gptlite import GPT, Config
+from gptlite import GPT, Config, model
 from gptlite.model import (
     CONFIGS, KVCache, attention_mask, attn, block, gelu, hidden_states, init_params, layer_norm, linear, lm_head, mlp,
     param_shapes, softmax,
@@ -140,9 +140,22 @@ def test_cached_and_uncached_logits_agree(params):
     np.testing.assert_allclose(np.concatenate(stepwise), full, atol=1e-5)
 
 
+def test_query_blocks_change_nothing(params, monkeypatch):
+    """Attention in blocks of 3 queries (as long prompts run) equals attention over all queries at once."""
+    gpt = GPT(CONFIG, params, None)
+    ids = np.random.default_rng(2).integers(0, CONFIG.n_vocab, 14)
+    whole = gpt(ids)
+    batch = gpt.generate([ids[:9], ids], 2, temperature=0)
+    monkeypatch.setattr(model, "QUERY_BLOCK", 3)
+    np.testing.assert_allclose(gpt(ids), whole, atol=1e-5)
+    assert gpt.generate([ids[:9], ids], 2, temperature=0) == batch
+
+
+@pytest.mark.parametrize("query_block", [128, 5])
 @pytest.mark.parametrize("name", ["tiny", "depth6", "f16", "bf16"])
-def test_matches_hugging_face(name):
-    """Logits within 1e-4 of transformers and the same 32-token greedy continuation."""
+def test_matches_hugging_face(name, query_block, monkeypatch):
+    """Logits within 1e-4 of transformers and the same 32-token greedy continuation (also in small query blocks)."""
+    monkeypatch.setattr(model, "QUERY_BLOCK", query_block)
     ref = reference(name)
     gpt = GPT.from_pretrained(MODELS / name)
     assert np.abs(gpt(ref["prompt"]) - ref["logits"]).max() <= 1e-4
