@@ -126,8 +126,8 @@ def resolve(name_or_dir, source="hf", revision="main", quiet=False):
         raise FileNotFoundError(f"{name}: model directory not found")
     key, files, headers = plan(name, source, revision)
     target = home() / "models" / key
-    if is_cached(name, source, revision):
-        return target  # no network at all
+    if is_converted(target):
+        return target  # cached: no network at all
     var = offline_variable()
     if var:
         staged = home() / "downloads" / key

