@@ -280,11 +280,12 @@ def train(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     vocab = find_vocab_files(args.tokenizer)
+    tokenizer = Tokenizer.from_files(*vocab)
     if not (out / "data.json").is_file():
-        prepare_data(args.data, Tokenizer.from_files(*vocab), out)
+        prepare_data(args.data, tokenizer, out)
     train_tokens, meta = load_tokens(out, "train")
     val_tokens, _ = load_tokens(out, "val")
-    config = Config(n_vocab=Tokenizer.from_files(*vocab).n_vocab, n_ctx=args.n_ctx, n_embd=args.n_embd,
+    config = Config(n_vocab=tokenizer.n_vocab, n_ctx=args.n_ctx, n_embd=args.n_embd,
                     n_head=args.n_head, n_layer=args.n_layer)  # fmt: skip
     params = init_params(config, seed=args.seed)
     optimizer = AdamW(flatten(params), weight_decay=args.weight_decay)
