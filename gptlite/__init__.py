@@ -4,10 +4,18 @@
     gpt = GPT.from_pretrained("gpt2")
     print(gpt.complete("The weather today is"))
 
-Modules, in reading order: `tokenizer` (text <-> ids), `model` (the
-transformer), `sampling` (logits -> next token), `gpt` (the GPT class and
-generation), `safetensors` and `checkpoint` (weights on disk), `generate` (the
-command line).
+Modules, in reading order:
+
+* `tokenizer`: text <-> token ids (GPT-2's byte-level BPE);
+* `model`: the transformer, every array operation with its shape;
+* `sampling`: logits -> the next token;
+* `gpt`: the `GPT` class, generation with the KV cache and batching;
+* `hooks`: the names of every activation, and recording or changing them;
+* `backprop`, then `train`: the backward pass by hand, AdamW and the training loop.
+
+Beside them: `releases` (the models known by name), `weights/` (file formats,
+downloads and the cache), and the commands `generate`, `download`, `convert`,
+`train_tokenizer`, `train`.
 """
 
 from .gpt import GPT
@@ -16,4 +24,4 @@ from .sampling import Sampler
 from .tokenizer import Tokenizer
 
 __all__ = ["GPT", "Config", "Sampler", "Tokenizer"]
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

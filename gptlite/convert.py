@@ -1,4 +1,4 @@
-"""Command line: convert a checkpoint directory to gptlite's layout (see `checkpoint.py`).
+"""Command line: convert a checkpoint directory to gptlite's layout (see `weights/checkpoint.py`).
 
     python -m gptlite.convert path/to/hf-gpt2 path/to/out
 
@@ -7,8 +7,8 @@ The converted directory loads by memory map, with no conversion work at load tim
 
 import sys
 
-from .checkpoint import load_dir, save_converted
 from .cli import ArgumentParser, run
+from .weights.checkpoint import load_dir, save_converted
 
 
 def convert(src, dst):

@@ -4,26 +4,33 @@
     python -m gptlite.download gpt2 --source openai          # OpenAI's original TensorFlow checkpoint
     python -m gptlite.download someone/gpt2-finetune --revision v1.0
 
-Prints the cached model's directory. See `gptlite/hub.py` for the cache and the environment variables.
+Prints the cached model's directory. See `gptlite/weights/hub.py` for the cache and the environment variables.
 """
 
 import sys
 
 from .cli import ArgumentParser, run
-from .hub import known_names, resolve
+from .releases import known_names
+from .weights.hub import resolve
 
 
 def main(argv=None):
     p = ArgumentParser(prog="gptlite.download", description="Download and convert a GPT-2 model into gptlite's cache.")
     p.add_argument("name", help=f"{known_names()}, or a Hugging Face repo id (owner/name)")
-    p.add_argument("--source", choices=["hf", "openai"], default="hf",
-                   help="Hugging Face (hf) or OpenAI's original TensorFlow release (openai) (default: hf)")  # fmt: skip
+    p.add_argument(
+        "--source",
+        choices=["hf", "openai"],
+        default="hf",
+        help="Hugging Face (hf) or OpenAI's original TensorFlow release (openai) (default: hf)",
+    )
     p.add_argument("--revision", default="main", help="a Hugging Face branch, tag or commit (default: main)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    return run("gptlite.download", lambda: print(resolve(args.name, source=args.source, revision=args.revision,
-                                                         quiet=args.quiet)),
-               interrupted="gptlite.download: interrupted; run again to resume")  # fmt: skip
+    return run(
+        "gptlite.download",
+        lambda: print(resolve(args.name, source=args.source, revision=args.revision, quiet=args.quiet)),
+        interrupted="gptlite.download: interrupted; run again to resume",
+    )
 
 
 if __name__ == "__main__":

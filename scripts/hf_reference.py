@@ -13,10 +13,15 @@ def hf_model(config, seed, attn_implementation="eager"):
     """A transformers GPT-2 of this shape with every parameter random (biases and layer-norm gains too)."""
     torch.manual_seed(seed)
     hf_config = GPT2Config(
-        vocab_size=config.n_vocab, n_positions=config.n_ctx, n_embd=config.n_embd,
-        n_layer=config.n_layer, n_head=config.n_head, bos_token_id=None, eos_token_id=None,
+        vocab_size=config.n_vocab,
+        n_positions=config.n_ctx,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        bos_token_id=None,
+        eos_token_id=None,
         attn_implementation=attn_implementation,
-    )  # fmt: skip
+    )
     model = GPT2LMHeadModel(hf_config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -29,7 +34,9 @@ def hf_model(config, seed, attn_implementation="eager"):
 
 def save_hub_layout(model, directory):
     """As openai-community/gpt2 is served: no `transformer.` prefix, with the attn.bias / masked_bias buffers."""
-    state = {k.removeprefix("transformer."): v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    state = {
+        k.removeprefix("transformer."): v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"
+    }
     n_ctx = model.config.n_positions
     for i in range(model.config.n_layer):
         state[f"h.{i}.attn.bias"] = torch.tril(torch.ones(n_ctx, n_ctx)).view(1, 1, n_ctx, n_ctx)
@@ -41,12 +48,21 @@ def save_hub_layout(model, directory):
 def hf_from_gptlite(config, params, attn_implementation="eager"):
     """A transformers model holding gptlite's weights (the names map one to one)."""
     model = hf_model(config, 0, attn_implementation)
-    state = {"transformer.wte.weight": params["wte"], "transformer.wpe.weight": params["wpe"],
-             "transformer.ln_f.weight": params["ln_f"]["g"], "transformer.ln_f.bias": params["ln_f"]["b"]}  # fmt: skip
+    state = {
+        "transformer.wte.weight": params["wte"],
+        "transformer.wpe.weight": params["wpe"],
+        "transformer.ln_f.weight": params["ln_f"]["g"],
+        "transformer.ln_f.bias": params["ln_f"]["b"],
+    }
     for i, h in enumerate(params["h"]):
-        for part, tensors in (("ln_1", h["ln_1"]), ("ln_2", h["ln_2"]), ("attn.c_attn", h["attn"]["c_attn"]),
-                              ("attn.c_proj", h["attn"]["c_proj"]), ("mlp.c_fc", h["mlp"]["c_fc"]),
-                              ("mlp.c_proj", h["mlp"]["c_proj"])):  # fmt: skip
+        for part, tensors in (
+            ("ln_1", h["ln_1"]),
+            ("ln_2", h["ln_2"]),
+            ("attn.c_attn", h["attn"]["c_attn"]),
+            ("attn.c_proj", h["attn"]["c_proj"]),
+            ("mlp.c_fc", h["mlp"]["c_fc"]),
+            ("mlp.c_proj", h["mlp"]["c_proj"]),
+        ):
             for short, value in tensors.items():
                 long = {"g": "weight", "w": "weight", "b": "bias"}[short]
                 state[f"transformer.h.{i}.{part}.{long}"] = value

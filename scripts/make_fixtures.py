@@ -31,11 +31,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from gptlite import GPT  # noqa: E402
 from gptlite.model import Config, init_params  # noqa: E402
+from gptlite.releases import GPT2_VOCAB  # noqa: E402
+
 from hf_reference import hf_from_gptlite, hf_model, save_hub_layout  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "models"
-VOCAB = ROOT / "gptlite" / "assets" / "gpt2"
 N_PROMPT, N_NEW = 12, 32
+
+
+def copy_gpt2_vocab(directory):
+    """GPT-2's bundled vocabulary under Hugging Face's file names."""
+    shutil.copy(GPT2_VOCAB[0], directory / "vocab.json")
+    shutil.copy(GPT2_VOCAB[1], directory / "merges.txt")
 
 
 def reference(model, n_vocab, seed):
@@ -44,8 +51,14 @@ def reference(model, n_vocab, seed):
     ids = torch.tensor(prompt[None])
     with torch.no_grad():
         logits = model(ids).logits[0].numpy()
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=N_NEW,
-                             min_new_tokens=N_NEW, pad_token_id=0)  # fmt: skip
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=N_NEW,
+            min_new_tokens=N_NEW,
+            pad_token_id=0,
+        )
     return {"prompt": prompt, "logits": logits.astype(np.float32), "greedy": out[0, N_PROMPT:].numpy()}
 
 
@@ -62,8 +75,7 @@ def make(name, config, seed, dtype=None, hub_layout=False, with_vocab=False):
         model.to(dtype or torch.float32).save_pretrained(directory)
         model = model.float()
     if with_vocab:
-        shutil.copy(VOCAB / "encoder.json", directory / "vocab.json")
-        shutil.copy(VOCAB / "vocab.bpe", directory / "merges.txt")
+        copy_gpt2_vocab(directory)
     np.savez(directory / "reference.npz", **reference(model, config.n_vocab, seed))
     print(f"{name}: {sum(f.stat().st_size for f in directory.iterdir()) / 1e6:.1f} MB")
 
@@ -103,14 +115,24 @@ def make_sampling_reference():
     Ties are exact only inside the top-k group (top-k keeps them all, a defined rule); torch.sort
     breaks ties in an unspecified order, so a tie that straddles the top-p cut has no reference answer.
     """
-    from transformers import RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+    from transformers import (
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
 
     rng = np.random.default_rng(6)
     logits = rng.standard_normal((4, 300)).astype(np.float32)
     logits[:, 10:15] = logits.max(axis=1, keepdims=True) + 1  # five tokens tied for first: top-5 keeps exactly them
     seen = rng.integers(0, 300, (4, 30))
     cases = {"logits": logits, "seen": seen}
-    for penalty, temperature, k, p in [(1.3, 0.7, 20, 0.9), (1.0, 1.0, 3, 1.0), (2.0, 1.5, 0, 0.5), (1.0, 0.5, 50, 0.97)]:
+    for penalty, temperature, k, p in [
+        (1.3, 0.7, 20, 0.9),
+        (1.0, 1.0, 3, 1.0),
+        (2.0, 1.5, 0, 0.5),
+        (1.0, 0.5, 50, 0.97),
+    ]:
         scores = torch.from_numpy(logits.copy())
         ids = torch.from_numpy(seen)
         if penalty != 1.0:
@@ -131,32 +153,50 @@ def full_size_check():
     model = hf_model(config, 0)
     with tempfile.TemporaryDirectory() as tmp:
         save_hub_layout(model, Path(tmp))
-        shutil.copy(VOCAB / "encoder.json", Path(tmp) / "vocab.json")
-        shutil.copy(VOCAB / "vocab.bpe", Path(tmp) / "merges.txt")
+        copy_gpt2_vocab(Path(tmp))
         ref = reference(model, config.n_vocab, 0)
         gpt = GPT.from_pretrained(tmp)
         t0 = time.perf_counter()
         logits = gpt(ref["prompt"])
         greedy = gpt.generate(ref["prompt"], N_NEW, temperature=0, eos_token_id=None)
-        print(f"gpt2 (124M) random weights: max |logit difference| = {np.abs(logits - ref['logits']).max():.2e}, "
-              f"greedy {N_NEW} tokens identical: {greedy == ref['greedy'].tolist()} "
-              f"(gptlite {time.perf_counter() - t0:.2f} s)")  # fmt: skip
+        print(
+            f"gpt2 (124M) random weights: max |logit difference| = {np.abs(logits - ref['logits']).max():.2e}, "
+            f"greedy {N_NEW} tokens identical: {greedy == ref['greedy'].tolist()} "
+            f"(gptlite {time.perf_counter() - t0:.2f} s)"
+        )
+
+
+FIXTURES = {
+    "tiny": lambda: make(
+        "tiny", Config(n_ctx=64, n_embd=16, n_head=2, n_layer=2), seed=1, hub_layout=True, with_vocab=True
+    ),
+    "depth6": lambda: make("depth6", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=4, n_layer=6), seed=2),
+    "f16": lambda: make(
+        "f16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=3, dtype=torch.float16
+    ),
+    "bf16": lambda: make(
+        "bf16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=4, dtype=torch.bfloat16
+    ),
+    "depth6-bin": lambda: make_pytorch_bins("depth6"),
+    "sampling": make_sampling_reference,
+    "xl-heads": lambda: make_seeded(
+        "xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5
+    ),
+}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--full-size", action="store_true", help="check at gpt2 (124M) size instead of writing fixtures")
+    parser.add_argument(
+        "--full-size", action="store_true", help="check at gpt2 (124M) size instead of writing fixtures"
+    )
+    parser.add_argument("--only", nargs="+", choices=FIXTURES, help="remake only these fixtures (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.full_size:
         return full_size_check()
-    make("tiny", Config(n_ctx=64, n_embd=16, n_head=2, n_layer=2), seed=1, hub_layout=True, with_vocab=True)
-    make("depth6", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=4, n_layer=6), seed=2)
-    make("f16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=3, dtype=torch.float16)
-    make("bf16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=4, dtype=torch.bfloat16)
-    make_pytorch_bins("depth6")
-    make_sampling_reference()
-    make_seeded("xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5)
+    for name in args.only or FIXTURES:
+        FIXTURES[name]()
 
 
 if __name__ == "__main__":

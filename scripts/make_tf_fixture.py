@@ -21,8 +21,8 @@ import tensorflow as tf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from gptlite.checkpoint import load_dir  # noqa: E402
-from gptlite.tf_checkpoint import load as read_bundle  # noqa: E402
+from gptlite.weights.checkpoint import load_dir  # noqa: E402
+from gptlite.weights.tf_checkpoint import load as read_bundle  # noqa: E402
 
 SOURCE, OUT = ROOT / "tests" / "fixtures" / "models" / "depth6", ROOT / "tests" / "fixtures" / "models" / "depth6-tf"
 
@@ -44,11 +44,20 @@ def main():
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
     names = sorted(variables)
-    tf.raw_ops.SaveV2(prefix=str(OUT / "model.ckpt"), tensor_names=names, shape_and_slices=[""] * len(names),
-                      tensors=[tf.constant(variables[n]) for n in names])  # fmt: skip
+    tf.raw_ops.SaveV2(
+        prefix=str(OUT / "model.ckpt"),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tf.constant(variables[n]) for n in names],
+    )
     (OUT / "checkpoint").write_text('model_checkpoint_path: "model.ckpt"\nall_model_checkpoint_paths: "model.ckpt"\n')
-    hparams = {"n_vocab": config.n_vocab, "n_ctx": config.n_ctx, "n_embd": config.n_embd, "n_head": config.n_head,
-               "n_layer": config.n_layer}  # fmt: skip
+    hparams = {
+        "n_vocab": config.n_vocab,
+        "n_ctx": config.n_ctx,
+        "n_embd": config.n_embd,
+        "n_head": config.n_head,
+        "n_layer": config.n_layer,
+    }
     (OUT / "hparams.json").write_text(json.dumps(hparams, indent=2) + "\n")
 
     reader = tf.train.load_checkpoint(str(OUT / "model.ckpt"))

@@ -31,7 +31,7 @@ CORPUS = [
     "Numbers: 0 1 12 123 1234 12345 3.14159 -42 1,000,000 2026-11-28 0x7fff 1e-5 ½ ⅞ ٣",
     "def gelu(x):\n    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))\n",
     "for (int i = 0; i < n; ++i) {\n\tsum += a[i] * b[i];\n}\n// done\n",
-    "<div class=\"x\">&amp; &lt;tag&gt;</div>\r\n{\"key\": [1, 2, {\"nested\": null}]}",
+    '<div class="x">&amp; &lt;tag&gt;</div>\r\n{"key": [1, 2, {"nested": null}]}',
     "   leading spaces, trailing spaces   ",
     "multiple\n\n\nnewlines\n \n  \n and tabs\t\t\tand\u00a0non-breaking\u2003em spaces",
     "emoji: 😀 👍🏽 👨‍👩‍👧‍👦 🇫🇷 🤖🔥💯 ✨",
@@ -52,8 +52,18 @@ CORPUS = [
 def random_texts(n, seed=0):
     """Random unicode from several blocks, surrogates excluded (they cannot be UTF-8 encoded)."""
     rng = random.Random(seed)
-    blocks = [(0x20, 0x7F), (0x00, 0x20), (0x80, 0x250), (0x300, 0x370), (0x370, 0x3000), (0x3000, 0x9FFF),
-              (0xAC00, 0xD7A3), (0xE000, 0xFFFF), (0x1F300, 0x1FAFF), (0x10000, 0x10FFFF)]  # fmt: skip
+    blocks = [
+        (0x20, 0x7F),
+        (0x00, 0x20),
+        (0x80, 0x250),
+        (0x300, 0x370),
+        (0x370, 0x3000),
+        (0x3000, 0x9FFF),
+        (0xAC00, 0xD7A3),
+        (0xE000, 0xFFFF),
+        (0x1F300, 0x1FAFF),
+        (0x10000, 0x10FFFF),
+    ]
     texts = []
     for _ in range(n):
         chars = []
@@ -68,7 +78,9 @@ def main():
     for name, digest in PINNED.items():
         assert hashlib.sha256((VOCAB / name).read_bytes()).hexdigest() == digest, f"{name} differs from tiktoken's"
     ranks = data_gym_to_mergeable_bpe_ranks(str(VOCAB / "vocab.bpe"), str(VOCAB / "encoder.json"))
-    enc = tiktoken.Encoding("gpt2", pat_str=r50k_pat_str, mergeable_ranks=ranks, special_tokens={"<|endoftext|>": 50256})
+    enc = tiktoken.Encoding(
+        "gpt2", pat_str=r50k_pat_str, mergeable_ranks=ranks, special_tokens={"<|endoftext|>": 50256}
+    )
     cases = [{"text": t, "ids": enc.encode_ordinary(t)} for t in CORPUS + random_texts(300)]
     special = "Hello<|endoftext|>World"
     cases.append({"text": special, "ids": enc.encode(special, allowed_special="all"), "allowed_special": "all"})

@@ -1,26 +1,10 @@
-"""Shared test fixtures: the reference models made by scripts/make_fixtures.py."""
+"""Shared pytest fixtures."""
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 
-from gptlite import GPT, Config
-from gptlite.model import init_params
+from gptlite import GPT
 
-FIXTURES = Path(__file__).parent / "fixtures"
-MODELS = FIXTURES / "models"
-
-
-def reference(name):
-    return dict(np.load(MODELS / name / "reference.npz"))
-
-
-def seeded_gpt(name):
-    """A fixture whose weights are gptlite's seeded init_params (too big to commit), and its reference."""
-    ref = reference(name)
-    config = Config(**{k: int(ref[k]) for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")})
-    return GPT(config, init_params(config, int(ref["seed"])), None), ref
+from helpers import MODELS
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from gptlite import GPT, hub
+from gptlite import GPT
+from gptlite.backprop import forward
 from gptlite.generate import main as generate_main
-from gptlite.train import forward
-from conftest import FIXTURES, MODELS
-from fakehub import FakeHub
+from gptlite.releases import BUNDLED, BUNDLED_DIR
+from gptlite.weights import hub
 
-BUNDLED_DIR = hub.ASSETS / hub.BUNDLED
+from fakehub import FakeHub
+from helpers import FIXTURES, MODELS
 
 
 @pytest.fixture
@@ -24,12 +25,18 @@ def no_network(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def bundled():
-    return GPT.from_pretrained(hub.BUNDLED)
+    return GPT.from_pretrained(BUNDLED)
 
 
 def test_ships_in_the_package_within_25_mb(bundled):
     files = [p for p in BUNDLED_DIR.iterdir() if p.is_file()]
-    assert {p.name for p in files} >= {"gptlite.json", "weights.safetensors", "encoder.json", "vocab.bpe", "MODEL_CARD.md"}
+    assert {p.name for p in files} >= {
+        "gptlite.json",
+        "weights.safetensors",
+        "encoder.json",
+        "vocab.bpe",
+        "MODEL_CARD.md",
+    }
     assert sum(p.stat().st_size for p in files) <= 25e6
     assert all(a.dtype == np.float32 for a in (bundled.params["wte"], bundled.params["h"][0]["mlp"]["c_fc"]["w"]))
 

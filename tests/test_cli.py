@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from gptlite.generate import main, parser
-from conftest import MODELS
+
+from helpers import MODELS
 
 TINY = str(MODELS / "tiny")
 
@@ -30,22 +31,33 @@ def test_help_explains_every_option(capsys):
         main(["--help"])
     assert e.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--model", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--stop"):
+    for option in (
+        "--model",
+        "--max-new-tokens",
+        "--temperature",
+        "--top-k",
+        "--top-p",
+        "--repetition-penalty",
+        "--seed",
+        "--stop",
+    ):
         assert option in text
     assert all(action.help for action in parser()._actions)
 
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--temperature", "-1"], "temperature must be >= 0"),
-     (["--top-p", "0"], "top_p must be in (0, 1]"),
-     (["--top-p", "1.5"], "top_p must be in (0, 1]"),
-     (["--top-k", "-3"], "top_k must be an integer >= 0"),
-     (["--max-new-tokens", "1000"], "longer than the model's context of 64 tokens"),
-     (["--model", "/no/such/dir"], "/no/such/dir"),
-     (["--max-new-tokens", "many"], "invalid int value: 'many'"),
-     (["--bogus"], "unrecognized arguments: --bogus")],
-)  # fmt: skip
+    [
+        (["--temperature", "-1"], "temperature must be >= 0"),
+        (["--top-p", "0"], "top_p must be in (0, 1]"),
+        (["--top-p", "1.5"], "top_p must be in (0, 1]"),
+        (["--top-k", "-3"], "top_k must be an integer >= 0"),
+        (["--max-new-tokens", "1000"], "longer than the model's context of 64 tokens"),
+        (["--model", "/no/such/dir"], "/no/such/dir"),
+        (["--max-new-tokens", "many"], "invalid int value: 'many'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_status_2(capsys, args, message):
     with pytest.raises(SystemExit) as e:
         sys.exit(main(["Hi", "--model", TINY, *args]))
@@ -62,10 +74,31 @@ def test_broken_model_directory(tmp_path, capsys):
 
 
 def test_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "gptlite.generate", "Hi", "--model", TINY, "--temperature", "0",
-                             "--max-new-tokens", "5", "--stop", "zzz"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gptlite.generate",
+            "Hi",
+            "--model",
+            TINY,
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "5",
+            "--stop",
+            "zzz",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Hi")
-    result = subprocess.run([sys.executable, "-m", "gptlite.generate", "Hi", "--model", TINY, "--top-p", "2"],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "gptlite.generate", "Hi", "--model", TINY, "--top-p", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr

@@ -8,9 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from gptlite import GPT, safetensors, tf_checkpoint, torch_checkpoint
-from gptlite.crc32c import crc32c, mask
-from conftest import MODELS, reference
+from gptlite import GPT
+from gptlite.weights import safetensors, tf_checkpoint, torch_checkpoint
+from gptlite.weights.crc32c import crc32c, mask
+
+from helpers import MODELS, reference
 
 
 @pytest.mark.parametrize("name", ["depth6-bin", "depth6-bin-legacy", "depth6-tf"])
@@ -50,7 +52,9 @@ class CallsEval:
         return eval, ("1 + 1",)
 
 
-@pytest.mark.parametrize("payload, pickled_as", [("os.system", "(os|posix|nt).system"), ("eval", "(builtins|__builtin__).eval")])
+@pytest.mark.parametrize(
+    "payload, pickled_as", [("os.system", "(os|posix|nt).system"), ("eval", "(builtins|__builtin__).eval")]
+)
 @pytest.mark.parametrize("layout", ["zip", "legacy"])
 def test_pickle_with_code_is_refused_before_it_runs(tmp_path, payload, pickled_as, layout):
     marker = tmp_path / "pwned"

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gptlite import GPT, hub
+from gptlite import GPT
 from gptlite.download import main as download_main
 from gptlite.generate import main as generate_main
-from gptlite.tokenizer import ASSETS
-from conftest import MODELS, reference
+from gptlite.releases import GPT2_VOCAB
+from gptlite.weights import hub
+
 from fakehub import FakeHub
+from helpers import MODELS, reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,8 +26,9 @@ def fake(tmp_path, monkeypatch):
         server.add_repo("openai-community/gpt2", MODELS / "tiny")  # safetensors, vocab.json + merges.txt
         server.add_repo("distilbert/distilgpt2", MODELS / "depth6-bin")  # only pytorch_model.bin
         tf = MODELS / "depth6-tf"
-        server.add_openai("124M", {**{p.name: p for p in tf.iterdir()}, "encoder.json": ASSETS / "gpt2" / "encoder.json",
-                                   "vocab.bpe": ASSETS / "gpt2" / "vocab.bpe"})  # fmt: skip
+        server.add_openai(
+            "124M", {**{p.name: p for p in tf.iterdir()}, "encoder.json": GPT2_VOCAB[0], "vocab.bpe": GPT2_VOCAB[1]}
+        )
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         monkeypatch.setenv("GPTLITE_OPENAI_ENDPOINT", server.url + "/gpt-2")
         monkeypatch.setenv("GPTLITE_HOME", str(tmp_path / "home"))
@@ -49,7 +52,9 @@ def test_download_convert_cache_then_no_network(fake, monkeypatch):
     assert_logits(gpt, "tiny")
     assert gpt.tokenizer.encode("Hello world") == [15496, 995]
     assert (cached() / "gptlite.json").is_file()
-    assert not (hub.home() / "downloads" / "hf" / "openai-community--gpt2" / "main").exists()  # deleted after conversion
+    assert not (
+        hub.home() / "downloads" / "hf" / "openai-community--gpt2" / "main"
+    ).exists()  # deleted after conversion
     n = len(fake.log)
     assert n >= 4
     assert_logits(GPT.from_pretrained("gpt2"), "tiny")
@@ -134,7 +139,9 @@ def test_no_server(fake, monkeypatch):
 @pytest.mark.parametrize("var", ["GPTLITE_OFFLINE", "HF_HUB_OFFLINE"])
 def test_offline_mode_fails_at_once_naming_the_missing_files(fake, monkeypatch, var):
     monkeypatch.setenv(var, "1")
-    with pytest.raises(FileNotFoundError, match=f"{var}=1.*missing: config.json, model.safetensors.*gptlite.download gpt2"):
+    with pytest.raises(
+        FileNotFoundError, match=f"{var}=1.*missing: config.json, model.safetensors.*gptlite.download gpt2"
+    ):
         GPT.from_pretrained("gpt2")
     assert fake.log == []
 
@@ -163,8 +170,12 @@ def test_two_processes_download_one_model(fake, tmp_path):
     fake.delay = 0.02  # slow enough that the two overlap
     code = "from gptlite import GPT; GPT.from_pretrained('gpt2', quiet=True); print('ok')"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     lfs_downloads = [1 for path, _, n in fake.log if n == "model.safetensors" and path.startswith("/lfs/")]

@@ -5,10 +5,25 @@ import pytest
 
 from gptlite import GPT, Config, model
 from gptlite.model import (
-    CONFIGS, KVCache, attention_mask, attn, block, gelu, hidden_states, init_params, layer_norm, linear, lm_head, mlp,
-    param_shapes, softmax,
+    MASKED,
+    KVCache,
+    attention,
+    attention_mask,
+    attn,
+    block,
+    gelu,
+    hidden_states,
+    init_params,
+    layer_norm,
+    linear,
+    lm_head,
+    mlp,
+    param_shapes,
+    softmax,
 )
-from conftest import MODELS, reference, seeded_gpt
+from gptlite.releases import RELEASES
+
+from helpers import MODELS, reference, seeded_gpt
 
 CONFIG = Config(n_vocab=100, n_ctx=16, n_embd=24, n_head=3, n_layer=2)
 B, T = 2, 5  # batch rows, sequence length
@@ -30,15 +45,20 @@ def no_padding_mask(n_seq, n_kv):
 
 def test_gelu_matches_the_tanh_formula_and_keeps_float32():
     x = np.linspace(-5, 5, 11, dtype=np.float32)
-    expected = 0.5 * x.astype(np.float64) * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x.astype(np.float64) ** 3)))
+    expected = (
+        0.5 * x.astype(np.float64) * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x.astype(np.float64) ** 3)))
+    )
     assert gelu(x).dtype == np.float32
     np.testing.assert_allclose(gelu(x), expected, atol=1e-6)
 
 
 def test_softmax_rows_sum_to_one_without_overflow():
-    p = softmax(np.array([[1000, 1000, -1000]], np.float32))
+    x = np.array([[1000, 1000, -1000]], np.float32)
+    p = softmax(x)
     assert p.dtype == np.float32
     np.testing.assert_allclose(p, [[0.5, 0.5, 0]], atol=1e-7)
+    np.testing.assert_array_equal(x, [[1000, 1000, -1000]])  # the argument is left as it was
+    assert softmax(x, out=x) is x and x[0, 0] == 0.5  # unless asked to work in place
 
 
 def test_layer_norm_shape_and_statistics(x, params):
@@ -57,30 +77,61 @@ def test_linear_shape(x, params):
 
 def test_attn_mlp_block_shapes(x, params):
     h = params["h"][0]
-    cache = KVCache(CONFIG, B, T)
     mask = no_padding_mask(T, T)
     assert mask.shape == (B, 1, T, T) and mask.dtype == np.float32
-    out = attn(x, **h["attn"], n_head=CONFIG.n_head, mask=mask, cache=cache, layer=0)
+    out = attn(x, **h["attn"], n_head=CONFIG.n_head, mask=mask, cache=KVCache(CONFIG, B, T).layers[0])
     assert out.shape == (B, T, CONFIG.n_embd) and out.dtype == np.float32
     assert mlp(x, **h["mlp"]).shape == (B, T, CONFIG.n_embd)
-    cache = KVCache(CONFIG, B, T)
-    out = block(x, h["ln_1"], h["attn"], h["ln_2"], h["mlp"], CONFIG.n_head, mask, cache, 0)
+    out = block(x, h, CONFIG.n_head, mask, KVCache(CONFIG, B, T).layers[0])
     assert out.shape == (B, T, CONFIG.n_embd) and out.dtype == np.float32
 
 
-def test_kv_cache_shapes_and_fill():
+def test_kv_cache_advances_itself_layer_by_layer():
     cache = KVCache(CONFIG, B, 8)
-    assert cache.k.shape == (CONFIG.n_layer, B, CONFIG.n_head, 8, CONFIG.d_head)
+    assert len(cache.layers) == CONFIG.n_layer and cache.n_past == 0
+    first, last = cache.layers[0], cache.layers[-1]
+    assert first.k.shape == (B, CONFIG.n_head, 8, CONFIG.d_head)
     new = np.ones((B, CONFIG.n_head, 3, CONFIG.d_head), np.float32)
-    k, v = cache.extend(0, new, 2 * new)
+    k, v = first.extend(new, 2 * new)
     assert k.shape == v.shape == (B, CONFIG.n_head, 3, CONFIG.d_head)
-    cache.n_past = 3
-    k, v = cache.extend(0, new[:, :, :1], new[:, :, :1])
-    assert k.shape == (B, CONFIG.n_head, 4, CONFIG.d_head)
+    assert first.length == 3 and cache.n_past == 0  # only when every layer has the positions do they count
+    last.extend(new, 2 * new)
+    assert cache.n_past == 3
+    k, v = first.extend(new[:, :, :1], new[:, :, :1])
+    assert k.shape == (B, CONFIG.n_head, 4, CONFIG.d_head) and first.length == 4
     np.testing.assert_array_equal(v[:, :, :3], 2)
-    cache.n_past = 8
+    first.extend(
+        np.ones((B, CONFIG.n_head, 4, CONFIG.d_head), np.float32),
+        np.ones((B, CONFIG.n_head, 4, CONFIG.d_head), np.float32),
+    )
     with pytest.raises(ValueError, match="KV cache full"):
-        cache.extend(0, new[:, :, :1], new[:, :, :1])
+        first.extend(new[:, :, :1], new[:, :, :1])
+
+
+def plain_attention(q, k, v, mask):
+    """The textbook one-liner: the oracle for attention's blocked, in-place fast path."""
+    return softmax(q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1]) + mask) @ v
+
+
+@pytest.mark.parametrize("n_seq, n_kv", [(7, 7), (3, 10), (1, 6)])
+@pytest.mark.parametrize("query_block", [128, 2])
+def test_attention_equals_the_plain_formula(n_seq, n_kv, query_block, monkeypatch):
+    monkeypatch.setattr(model, "QUERY_BLOCK", query_block)
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((B, 3, n_seq, 4), dtype=np.float32)
+    k, v = rng.standard_normal((2, B, 3, n_kv, 4), dtype=np.float32)
+    real = np.ones((B, n_kv), bool)
+    real[0, :2] = False  # left padding in row 0
+    mask = attention_mask(real, n_seq)
+    z = attention(q, k, v, mask)
+    assert z.shape == (B, 3, n_seq, 4) and z.dtype == np.float32
+    real_queries = real[:, n_kv - n_seq :]  # [B, n_seq]: a padding query sees nothing, and its output is never used
+    np.testing.assert_allclose(
+        z.transpose(0, 2, 1, 3)[real_queries],
+        plain_attention(q, k, v, mask).transpose(0, 2, 1, 3)[real_queries],
+        atol=1e-6,
+    )
+    assert MASKED == np.finfo(np.float32).min
 
 
 def test_attention_mask_is_causal_and_hides_padding():
@@ -95,6 +146,7 @@ def test_hidden_states_and_head_shapes(params):
     ids = np.zeros((B, T), np.int64)
     cache = KVCache(CONFIG, B, T)
     x = hidden_states(params, ids, np.tile(np.arange(T), (B, 1)), no_padding_mask(T, T), cache, CONFIG.n_head)
+    assert [layer.length for layer in cache.layers] == [T] * CONFIG.n_layer
     assert x.shape == (B, T, CONFIG.n_embd) and x.dtype == np.float32
     assert cache.n_past == T
     logits = lm_head(x, params["wte"])
@@ -106,12 +158,23 @@ def test_init_params_has_every_tensor_in_float32():
     assert params["wte"].shape == (CONFIG.n_vocab, CONFIG.n_embd)
     assert len(params["h"]) == CONFIG.n_layer
     assert params["h"][1]["mlp"]["c_fc"]["w"].shape == (CONFIG.n_embd, 4 * CONFIG.n_embd)
-    assert all(a.dtype == np.float32 for a in [params["wte"], params["h"][0]["attn"]["c_proj"]["w"], params["ln_f"]["g"]])
+    assert all(
+        a.dtype == np.float32 for a in [params["wte"], params["h"][0]["attn"]["c_proj"]["w"], params["ln_f"]["g"]]
+    )
+
+
+def test_init_params_follows_openai():
+    """OpenAI's model.py: wte N(0, 0.02), wpe N(0, 0.01); the paper: c_proj scaled by 1/sqrt(2 n_layer)."""
+    config = Config(n_vocab=2000, n_ctx=512, n_embd=64, n_head=4, n_layer=8)
+    params = init_params(config)
+    assert abs(params["wte"].std() - 0.02) < 0.001 and abs(params["wpe"].std() - 0.01) < 0.0005
+    assert abs(params["h"][0]["mlp"]["c_proj"]["w"].std() - 0.02 / 4) < 0.0005
+    assert abs(params["h"][0]["mlp"]["c_fc"]["w"].std() - 0.02) < 0.001
 
 
 def test_released_model_sizes():
     """Parameter counts of the releases, as commonly quoted (124M, 355M, 774M, 1558M, 82M)."""
-    counts = {name: sum(np.prod(s) for s in param_shapes(c).values()) for name, c in CONFIGS.items()}
+    counts = {name: sum(np.prod(s) for s in param_shapes(r.config).values()) for name, r in RELEASES.items()}
     assert counts["gpt2"] == 124_439_808
     assert counts["gpt2-medium"] == 354_823_168
     assert counts["gpt2-large"] == 774_030_080
@@ -132,10 +195,12 @@ def test_cached_and_uncached_logits_agree(params):
     full = gpt(ids)  # one pass over all 12 positions
     assert full.shape == (12, CONFIG.n_vocab) and full.dtype == np.float32
     cache = KVCache(CONFIG, 1, 12)
-    seen = np.ones((1, 12), bool)
+    real = np.ones((1, 12), bool)
     stepwise = []
     for start, end in [(0, 5)] + [(i, i + 1) for i in range(5, 12)]:  # prefill 5, then one token at a time
-        x = hidden_states(params, ids[None, start:end], np.arange(start, end)[None], attention_mask(seen[:, :end], end - start), cache, CONFIG.n_head)
+        assert cache.n_past == start
+        mask = attention_mask(real[:, :end], end - start)
+        x = hidden_states(params, ids[None, start:end], np.arange(start, end)[None], mask, cache, CONFIG.n_head)
         stepwise.append(lm_head(x[0], params["wte"]))
     np.testing.assert_allclose(np.concatenate(stepwise), full, atol=1e-5)
 
@@ -170,4 +235,4 @@ def test_matches_hugging_face_with_gpt2_xl_head_shape():
 
 
 def test_depth6_fixture_has_distilgpt2_depth():
-    assert GPT.from_pretrained(MODELS / "depth6").config.n_layer == CONFIGS["distilgpt2"].n_layer == 6
+    assert GPT.from_pretrained(MODELS / "depth6").config.n_layer == RELEASES["distilgpt2"].config.n_layer == 6

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from gptlite.sampling import Sampler, apply_repetition_penalty, apply_top_k, apply_top_p
-from conftest import FIXTURES
+
+from helpers import FIXTURES
 
 
 def test_matches_transformers_processors():
@@ -14,8 +15,8 @@ def test_matches_transformers_processors():
     for key in settings:
         penalty, temperature, k, p = key.split("_")
         sampler = Sampler(float(temperature), int(k), float(p), float(penalty))
-        for row, seen, expected in zip(ref["logits"], ref["seen"], ref[key]):
-            got = sampler.process(row, seen)
+        for row, history, expected in zip(ref["logits"], ref["seen"], ref[key]):
+            got = sampler.process(row, history)
             np.testing.assert_array_equal(np.isinf(got), np.isinf(expected), err_msg=key)
             np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-6, err_msg=key)
 
@@ -59,10 +60,16 @@ def test_never_samples_an_excluded_token():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"temperature": -1}, "temperature"), ({"top_k": -1}, "top_k"), ({"top_k": 2.5}, "top_k"),
-     ({"top_p": 0}, "top_p"), ({"top_p": 1.5}, "top_p"), ({"repetition_penalty": 0}, "repetition_penalty"),
-     ({"temperature": float("nan")}, "temperature")],
-)  # fmt: skip
+    [
+        ({"temperature": -1}, "temperature"),
+        ({"top_k": -1}, "top_k"),
+        ({"top_k": 2.5}, "top_k"),
+        ({"top_p": 0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"repetition_penalty": 0}, "repetition_penalty"),
+        ({"temperature": float("nan")}, "temperature"),
+    ],
+)
 def test_bad_settings_raise_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Sampler(**kwargs)

@@ -2,11 +2,11 @@ import json
 import random
 
 import pytest
-
 import regex
 
-from gptlite.tokenizer import ENDOFTEXT, GPT2_PATTERN, PATTERN, Tokenizer, bytes_to_unicode
-from conftest import FIXTURES, MODELS
+from gptlite.tokenizer import ENDOFTEXT, GPT2_PATTERN, NO_MERGE, PATTERN, Tokenizer, bytes_to_unicode, merge_pair
+
+from helpers import FIXTURES, MODELS
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,27 @@ def test_merges_only_build_on_earlier_merges(tok):
         made.setdefault(left + right, rank)
 
 
+def plain_bpe(tok, symbols):
+    """openai/gpt-2 encoder.py's loop, the oracle for Tokenizer.bpe: merge every occurrence of the best pair."""
+    word = list(symbols)
+    while len(word) > 1:
+        best = min(zip(word, word[1:]), key=lambda pair: tok.ranks.get(pair, NO_MERGE))
+        if best not in tok.ranks:
+            break
+        word = merge_pair(word, best)
+    return word
+
+
+def test_bpe_equals_the_plain_merge_loop(tok):
+    texts = [c["text"] for c in json.loads((FIXTURES / "tokenizer_golden.json").read_text())]
+    pieces = {p for text in texts for p in PATTERN.findall(text)}
+    table = str.maketrans({chr(b): c for b, c in bytes_to_unicode().items()})
+    assert len(pieces) > 500
+    for piece in pieces:
+        symbols = piece.encode("utf-8").decode("latin-1").translate(table)
+        assert tok.bpe(symbols) == plain_bpe(tok, symbols), repr(piece)
+
+
 def test_known_ids(tok):
     assert tok.encode("Hello world") == [15496, 995]
     assert tok.encode(" Hello") == [18435]
@@ -70,7 +91,10 @@ def test_every_vocabulary_symbol_encodes_to_itself(tok):
 def test_round_trip_random_unicode(tok):
     rng = random.Random(1234)
     for _ in range(500):
-        text = "".join(chr(rng.choice([rng.randrange(0, 0xD800), rng.randrange(0xE000, 0x110000)])) for _ in range(rng.randrange(0, 50)))
+        text = "".join(
+            chr(rng.choice([rng.randrange(0, 0xD800), rng.randrange(0xE000, 0x110000)]))
+            for _ in range(rng.randrange(0, 50))
+        )
         assert tok.decode(tok.encode(text, disallowed_special=())) == text
 
 

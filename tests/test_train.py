@@ -1,25 +1,54 @@
 """Training: the backward pass against finite differences, learning, exact resume; BPE training."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from gptlite import GPT, Config, Tokenizer
-from gptlite.model import flatten, init_params, nest
-from gptlite.tokenizer import save_vocab, train_bpe
 from gptlite import train as train_module
-from gptlite.train import backward, clip_gradients, forward, main as train_main, parser
+from gptlite.backprop import backward, forward
+from gptlite.model import flatten, init_params, nest
+from gptlite.tokenizer import PATTERN, bytes_to_unicode, merge_pair, save_vocab, train_bpe
+from gptlite.train import clip_gradients, parser
+from gptlite.train import main as train_main
 from gptlite.train_tokenizer import main as train_tokenizer_main
 
-TEXT = ("The weather today is fair and bright. The king is in his castle, and the queen is in the garden.\n"
-        "What light through yonder window breaks? It is the east, and the sun is bright.\n") * 40  # fmt: skip
+TEXT = (
+    "The weather today is fair and bright. The king is in his castle, and the queen is in the garden.\n"
+    "What light through yonder window breaks? It is the east, and the sun is bright.\n"
+) * 40
 
 
 def random_params(config, seed):
     """float64 parameters with every weight, bias and gain random, so no gradient is trivially zero."""
     rng = np.random.default_rng(seed)
     flat = flatten(init_params(config, seed))
-    return nest({k: rng.standard_normal(v.shape) * (0.3 if k.endswith((".w", "wte", "wpe")) else 0.1)
-                 + (1.0 if k.endswith(".g") else 0.0) for k, v in flat.items()})  # fmt: skip
+    return nest(
+        {
+            k: rng.standard_normal(v.shape) * (0.3 if k.endswith((".w", "wte", "wpe")) else 0.1)
+            + (1.0 if k.endswith(".g") else 0.0)
+            for k, v in flat.items()
+        }
+    )
+
+
+def test_training_forward_is_the_inference_forward():
+    """backprop.forward runs model.py's forward: its log-probabilities are the log-softmax of GPT.__call__'s logits."""
+    config = Config(n_vocab=50, n_ctx=16, n_embd=16, n_head=2, n_layer=3)
+    params = init_params(config, seed=4)
+    ids = np.random.default_rng(0).integers(0, 50, (2, 9))
+    _, acts = forward(params, ids, ids, config.n_head)
+    gpt = GPT(config, params, None)
+    for row in range(2):
+        logits = gpt(ids[row])
+        expected = (
+            logits
+            - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
+            - logits.max(-1, keepdims=True)
+        )
+        np.testing.assert_allclose(acts["logp"][row], expected, atol=1e-5)
+    assert acts["h.2.attn.pattern"].shape == (2, 2, 9, 9) and acts["h.0.mlp.pre"].shape == (2, 9, 64)
 
 
 def test_gradients_match_central_finite_differences():
@@ -29,7 +58,7 @@ def test_gradients_match_central_finite_differences():
     ids, targets = rng.integers(0, 13, (2, 6)), rng.integers(0, 13, (2, 6))
     loss, acts = forward(params, ids, targets, config.n_head)
     assert np.asarray(loss).dtype == np.float64
-    grads = flatten(backward(params, acts, config.n_head))
+    grads = flatten(backward(params, acts))
     flat = flatten(params)
     assert grads.keys() == flat.keys()
     eps = 1e-6
@@ -57,9 +86,36 @@ def corpus(tmp_path_factory):
 
 
 def run(corpus, out, steps, *extra, status=0):
-    argv = ["--data", str(corpus / "text.txt"), "--tokenizer", str(corpus / "tok"), "--out", str(out), "--steps", str(steps),
-            "--n-layer", "2", "--n-head", "2", "--n-embd", "16", "--n-ctx", "16", "--batch-size", "4", "--warmup", "2",
-            "--eval-every", "5", "--save-every", "3", "--lr", "1e-2", "--quiet", *extra]  # fmt: skip
+    argv = [
+        "--data",
+        str(corpus / "text.txt"),
+        "--tokenizer",
+        str(corpus / "tok"),
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--n-layer",
+        "2",
+        "--n-head",
+        "2",
+        "--n-embd",
+        "16",
+        "--n-ctx",
+        "16",
+        "--batch-size",
+        "4",
+        "--warmup",
+        "2",
+        "--eval-every",
+        "5",
+        "--save-every",
+        "3",
+        "--lr",
+        "1e-2",
+        "--quiet",
+        *extra,
+    ]
     assert train_main(argv) == status
 
 
@@ -70,7 +126,9 @@ def test_training_lowers_the_loss_and_writes_a_loadable_model(corpus, tmp_path):
     assert history[-1]["val_bits_per_byte"] > 0
     gpt = GPT.from_pretrained(tmp_path / "run")
     assert gpt.config.n_layer == 2 and gpt.tokenizer.n_vocab == 300
-    assert isinstance(gpt.complete("The weather", 5, seed=0), str)
+    ids = gpt.tokenizer.encode("The weather")
+    assert len(gpt.generate(ids, 5, seed=0, eos_token_id=None)) == 5
+    assert gpt.complete("The weather", 5, seed=0) == gpt.tokenizer.decode(gpt.generate(ids, 5, seed=0))
 
 
 def test_resume_is_bit_for_bit_the_uninterrupted_run(corpus, tmp_path, monkeypatch):
@@ -93,13 +151,40 @@ def test_resume_is_bit_for_bit_the_uninterrupted_run(corpus, tmp_path, monkeypat
 
 
 def test_train_command_errors(tmp_path, capsys):
-    assert train_main(["--data", str(tmp_path / "none.txt"), "--tokenizer", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        train_main(["--data", str(tmp_path / "none.txt"), "--tokenizer", str(tmp_path), "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert capsys.readouterr().err.count("\n") == 1
-    assert parser().parse_args(["--data", "a", "--tokenizer", "b", "--out", "c"]).steps > 0
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--steps", "-5"),
+        ("--steps", "0"),
+        ("--lr", "-1"),
+        ("--lr", "nan"),
+        ("--eval-every", "0"),
+        ("--save-every", "0"),
+        ("--batch-size", "0"),
+        ("--n-ctx", "0"),
+        ("--clip", "0"),
+        ("--warmup", "-1"),
+        ("--weight-decay", "-0.1"),
+    ],
+)
+def test_bad_training_values_are_one_line(flag, value, capsys):
+    with pytest.raises(SystemExit) as e:
+        parser().parse_args(["--data", "a", "--tokenizer", "b", "--out", "c", flag, value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err and value in err
 
 
 def test_bpe_training_hand_checked():
-    """The textbook example: aaabdaaabac merges aa, then ab (a tie with (aa, a), broken by the smaller pair), then aa+ab."""
+    """The textbook example: aaabdaaabac merges aa, then ab (a tie with (aa, a), broken by the smaller pair),
+    then aa+ab."""
     encoder, merges = train_bpe("aaabdaaabac", 260)
     assert merges == [("a", "a"), ("a", "b"), ("aa", "ab")]
     assert len(encoder) == 260 and encoder["<|endoftext|>"] == 259 and encoder["aaab"] == 258
@@ -108,7 +193,12 @@ def test_bpe_training_hand_checked():
 
 
 def test_trained_tokenizer_round_trips_and_saves(tmp_path):
-    assert train_tokenizer_main([str(_write(tmp_path / "t.txt", TEXT)), "--vocab-size", "320", "--out", str(tmp_path / "v")]) == 0
+    assert (
+        train_tokenizer_main(
+            [str(_write(tmp_path / "t.txt", TEXT)), "--vocab-size", "320", "--out", str(tmp_path / "v")]
+        )
+        == 0
+    )
     tok = Tokenizer.from_pretrained(tmp_path / "v")
     assert tok.n_vocab == 320 and len(tok.ranks) == 320 - 257
     for text in (TEXT[:300], "Unseen words: zebra, quixotic, 42 — and émigré 😀"):
@@ -117,6 +207,30 @@ def test_trained_tokenizer_round_trips_and_saves(tmp_path):
     for symbol, i in tok.encoder.items():  # the whole-piece shortcut holds for trained vocabularies too
         if symbol != "<|endoftext|>":
             assert [tok.encoder[s] for s in tok.bpe(symbol)] == [i]
+
+
+def plain_train_bpe(text, vocab_size):
+    """minbpe's loop, the oracle for train_bpe: recount every pair, merge the most frequent (ties: the smaller)."""
+    table = str.maketrans({chr(b): c for b, c in bytes_to_unicode().items()})
+    pieces = Counter(PATTERN.findall(text))
+    words = [list(p.encode("utf-8").decode("latin-1").translate(table)) for p in pieces]
+    merges = []
+    while len(merges) < vocab_size - 257:
+        counts = Counter()
+        for word, n in zip(words, pieces.values()):
+            for pair in zip(word, word[1:]):
+                counts[pair] += n
+        if not counts:
+            break
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges.append(best)
+        words = [merge_pair(word, best) for word in words]
+    return merges
+
+
+@pytest.mark.parametrize("text, vocab_size", [(TEXT, 400), ("aaabdaaabac" * 3 + " zz zz zzz", 300), ("ab " * 5, 300)])
+def test_bpe_training_equals_the_plain_loop(text, vocab_size):
+    assert train_bpe(text, vocab_size)[1] == plain_train_bpe(text, vocab_size)
 
 
 def test_bpe_vocab_size_too_small():

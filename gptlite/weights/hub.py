@@ -35,8 +35,8 @@ from urllib.parse import urlparse
 import requests
 from tqdm import tqdm
 
+from ..releases import BUNDLED, BUNDLED_DIR, RELEASES, known_names
 from .checkpoint import is_converted, load_dir, save_converted
-from .tokenizer import ASSETS
 
 try:
     import fcntl
@@ -45,16 +45,14 @@ except ImportError:  # Windows: no advisory locks; concurrent downloads of one m
 
 HF_ENDPOINT = "https://huggingface.co"
 OPENAI_ENDPOINT = "https://openaipublic.blob.core.windows.net/gpt-2"
-RELEASES = {  # name -> (Hugging Face repo, OpenAI's folder)
-    "gpt2": ("openai-community/gpt2", "124M"),
-    "gpt2-medium": ("openai-community/gpt2-medium", "355M"),
-    "gpt2-large": ("openai-community/gpt2-large", "774M"),
-    "gpt2-xl": ("openai-community/gpt2-xl", "1558M"),
-    "distilgpt2": ("distilbert/distilgpt2", None),
-}
-BUNDLED = "gptlite-shakespeare"  # trained by gptlite, shipped in the package: see its MODEL_CARD.md
-OPENAI_FILES = ["checkpoint", "hparams.json", "encoder.json", "vocab.bpe", "model.ckpt.index",
-                "model.ckpt.data-00000-of-00001"]  # fmt: skip
+OPENAI_FILES = [
+    "checkpoint",
+    "hparams.json",
+    "encoder.json",
+    "vocab.bpe",
+    "model.ckpt.index",
+    "model.ckpt.data-00000-of-00001",
+]
 TIMEOUT = (10, 60)  # seconds to connect, seconds between bytes
 ATTEMPTS = 4  # per file
 BACKOFF = 0.5  # seconds before the second attempt, doubling after each failure
@@ -77,10 +75,6 @@ def offline_variable():
     return None
 
 
-def known_names():
-    return ", ".join([*RELEASES, BUNDLED])
-
-
 def reachable(timeout=3.0):
     """Whether the Hugging Face endpoint answers at all (one quick request, no retries)."""
     try:
@@ -93,14 +87,16 @@ def reachable(timeout=3.0):
 def plan(name, source="hf", revision="main"):
     """What to fetch for a model name: (cache key, [(url, file name, required)], extra request headers)."""
     if source not in ("hf", "openai"):
-        raise ValueError(f"unknown source {source!r}: use 'hf' (Hugging Face) or 'openai' (OpenAI's TensorFlow release)")
+        raise ValueError(
+            f"unknown source {source!r}: use 'hf' (Hugging Face) or 'openai' (OpenAI's TensorFlow release)"
+        )
     if source == "openai":
-        folder = RELEASES.get(name, (None, None))[1]
+        folder = RELEASES[name].openai_folder if name in RELEASES else None
         if folder is None:
             raise ValueError(f"OpenAI released no {name!r}; its names are gpt2, gpt2-medium, gpt2-large, gpt2-xl")
         endpoint = os.environ.get("GPTLITE_OPENAI_ENDPOINT", OPENAI_ENDPOINT).rstrip("/")
         return f"openai/{folder}", [(f"{endpoint}/models/{folder}/{f}", f, True) for f in OPENAI_FILES], {}
-    repo = RELEASES[name][0] if name in RELEASES else name
+    repo = RELEASES[name].hf_repo if name in RELEASES else name
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
         raise ValueError(
             f"unknown model {name!r}: use one of {known_names()}, a Hugging Face repo id (owner/name), or a directory"
@@ -120,7 +116,7 @@ def resolve(name_or_dir, source="hf", revision="main", quiet=False):
     if os.path.isdir(name_or_dir):
         return Path(name_or_dir)
     if name_or_dir == BUNDLED:
-        return ASSETS / BUNDLED
+        return BUNDLED_DIR
     name = str(name_or_dir)
     if isinstance(name_or_dir, os.PathLike) or name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
         raise FileNotFoundError(f"{name}: model directory not found")
@@ -134,7 +130,8 @@ def resolve(name_or_dir, source="hf", revision="main", quiet=False):
         needed = [f for _, f, required in files if required or f == "model.safetensors"]
         missing = [f for f in needed if not (staged / f).is_file()]
         raise FileNotFoundError(
-            f"{name} is not in the cache ({target}) and {var}=1 forbids downloading it (missing: {', '.join(missing)}); "
+            f"{name} is not in the cache ({target}) and {var}=1 forbids downloading it "
+            f"(missing: {', '.join(missing)}); "
             f"run `python -m gptlite.download {name}` with network access first"
         )
     with locked(target):
@@ -166,7 +163,13 @@ def download_and_convert(name, files, headers, target, staged, quiet):
         if not (staged / filename).is_file():
             found = fetch(session, url, staged / filename, required, quiet)
             if not found and filename == "model.safetensors":  # older repos: weights only as a pickle
-                fetch(session, url.replace("model.safetensors", "pytorch_model.bin"), staged / "pytorch_model.bin", True, quiet)
+                fetch(
+                    session,
+                    url.replace("model.safetensors", "pytorch_model.bin"),
+                    staged / "pytorch_model.bin",
+                    True,
+                    quiet,
+                )
     config, tensors, vocab = load_dir(staged)
     save_converted(target, config, tensors, vocab, source=name)
     del tensors  # release the memory maps of the staged files before deleting them
@@ -183,7 +186,11 @@ def fetch(session, url, dest, required, quiet):
         try:
             return _fetch_once(session, url, dest, part, required, quiet)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
-            last_error = f"cannot reach {urlparse(url).netloc} ({type(e).__name__}); no network?" if part_size(part) == 0 else f"connection lost ({type(e).__name__})"
+            last_error = (
+                f"cannot reach {urlparse(url).netloc} ({type(e).__name__}); no network?"
+                if part_size(part) == 0
+                else f"connection lost ({type(e).__name__})"
+            )
         except ServerError as e:
             last_error = str(e)
     raise DownloadError(f"{url}: {last_error}; gave up after {ATTEMPTS} attempts (run again to resume)")
@@ -207,7 +214,8 @@ def _fetch_once(session, url, dest, part, required, quiet):
             return False
         if r.status_code in (401, 403):
             raise DownloadError(
-                f"{url}: access denied ({r.status_code}): the repository is private or gated; set HF_TOKEN to a token with access"
+                f"{url}: access denied ({r.status_code}): the repository is private or gated; "
+                "set HF_TOKEN to a token with access"
             )
         if r.status_code == 416:  # our .part is not a prefix the server can continue: start over
             part.unlink()
@@ -226,8 +234,16 @@ def _fetch_once(session, url, dest, part, required, quiet):
             with open(part, "rb") as f:
                 for block in iter(lambda: f.read(CHUNK), b""):
                     digest.update(block)
-        bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
-                   disable=quiet or not sys.stderr.isatty(), leave=False)  # fmt: skip
+        bar = tqdm(
+            total=total,
+            initial=start,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=dest.name,
+            disable=quiet or not sys.stderr.isatty(),
+            leave=False,
+        )
         try:
             with open(part, "ab" if start else "wb") as f:
                 for block in r.iter_content(CHUNK):
@@ -249,7 +265,8 @@ def _fetch_once(session, url, dest, part, required, quiet):
     if re.fullmatch(r"[0-9a-f]{64}", sha256) and digest.hexdigest() != sha256:
         part.unlink()
         raise ValueError(
-            f"{url}: checksum mismatch (sha256 {digest.hexdigest()}, expected {sha256}); the file was deleted, run again to retry"
+            f"{url}: checksum mismatch (sha256 {digest.hexdigest()}, expected {sha256}); "
+            "the file was deleted, run again to retry"
         )
     os.replace(part, dest)
     return True

@@ -19,6 +19,7 @@ import struct
 
 import numpy as np
 
+from . import bfloat16_to_float32
 from .files import atomic_write
 
 DTYPES = {
@@ -37,7 +38,9 @@ def read_header(path):
             raise ValueError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
         (n,) = struct.unpack("<Q", prefix)
         if n > size - 8:
-            raise ValueError(f"{path}: not a safetensors file, or truncated (header of {n} bytes in a {size}-byte file)")
+            raise ValueError(
+                f"{path}: not a safetensors file, or truncated (header of {n} bytes in a {size}-byte file)"
+            )
         try:
             header = json.loads(f.read(n))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -75,7 +78,7 @@ def load(path, mmap=True):
         raw = buffer[start + begin : start + end]
         array = raw.view(np.dtype(DTYPES[info["dtype"]]).newbyteorder("<")).reshape(info["shape"])
         if info["dtype"] == "BF16":
-            array = (array.astype(np.uint32) << 16).view(np.float32)
+            array = bfloat16_to_float32(array)
         tensors[name] = array
     return tensors
 

@@ -31,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model import Config, param_shapes
+from ..releases import GPT2_VOCAB
+from ..tokenizer import find_vocab_files
 from . import safetensors, tf_checkpoint, torch_checkpoint
 from .files import atomic_write
-from .model import Config, param_shapes
-from .tokenizer import ASSETS, find_vocab_files
 
 FORMAT, VERSION = "gptlite", 1
 META_FILE, WEIGHTS_FILE = "gptlite.json", "weights.safetensors"
@@ -66,9 +67,12 @@ def hf_config(path):
             raise ValueError(f"{path}: {key}={found!r} is not supported (GPT-2 uses {expected!r})")
     try:
         return Config(
-            n_vocab=raw["vocab_size"], n_ctx=raw.get("n_positions", raw.get("n_ctx")),
-            n_embd=raw["n_embd"], n_head=raw["n_head"], n_layer=raw["n_layer"],
-        )  # fmt: skip
+            n_vocab=raw["vocab_size"],
+            n_ctx=raw.get("n_positions", raw.get("n_ctx")),
+            n_embd=raw["n_embd"],
+            n_head=raw["n_head"],
+            n_layer=raw["n_layer"],
+        )
     except KeyError as e:
         raise ValueError(f"{path}: missing {e.args[0]}") from None
 
@@ -90,9 +94,7 @@ def check_shapes(tensors, config, source):
         if name not in tensors:
             raise ValueError(f"{source}: missing tensor {name} (expected shape {list(shape)})")
         if tuple(tensors[name].shape) != shape:
-            raise ValueError(
-                f"{source}: tensor {name} has shape {list(tensors[name].shape)}, expected {list(shape)}"
-            )
+            raise ValueError(f"{source}: tensor {name} has shape {list(tensors[name].shape)}, expected {list(shape)}")
     for name in tensors:
         if name not in expected:
             raise ValueError(f"{source}: unexpected tensor {name} (not part of GPT-2 with this config)")
@@ -150,7 +152,7 @@ def vocab_files(directory, config):
     try:
         return find_vocab_files(directory)
     except FileNotFoundError:
-        return (ASSETS / "gpt2" / "encoder.json", ASSETS / "gpt2" / "vocab.bpe") if config.n_vocab == 50257 else None
+        return GPT2_VOCAB if config.n_vocab == 50257 else None
 
 
 def save_converted(directory, config, tensors, vocab, source, dtype=np.float32):

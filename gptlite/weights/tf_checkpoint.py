@@ -31,6 +31,7 @@ import struct
 
 import numpy as np
 
+from . import bfloat16_to_float32
 from .crc32c import crc32c, mask
 
 MAGIC = 0xDB4775248B80FB57
@@ -175,7 +176,7 @@ def load(prefix):
             raise ValueError(f"{shard}: tensor {name} fails its CRC-32C check (corrupted file)")
         array = np.array(raw.view(dtype).reshape(entry["shape"]))
         if entry["dtype"] == BFLOAT16:
-            array = (array.astype(np.uint32) << 16).view(np.float32)
+            array = bfloat16_to_float32(array)
         tensors[name] = array
     return tensors
 

@@ -27,6 +27,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import bfloat16_to_float32
+
 STORAGE_DTYPES = {
     "FloatStorage": np.float32, "HalfStorage": np.float16, "BFloat16Storage": np.uint16, "DoubleStorage": np.float64,
     "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8,
@@ -59,15 +61,25 @@ class TensorRef:
 
     def to_numpy(self, name):
         elements = self.storage.array
-        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride)) if all(self.size) else self.offset - 1
+        last = (
+            self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
+            if all(self.size)
+            else self.offset - 1
+        )
         if self.offset < 0 or last >= len(elements) or min(self.stride, default=0) < 0:
-            raise ValueError(f"tensor {name} reaches outside its storage (offset {self.offset}, size {self.size}, stride {self.stride})")
+            raise ValueError(
+                f"tensor {name} reaches outside its storage "
+                f"(offset {self.offset}, size {self.size}, stride {self.stride})"
+            )
         view = np.lib.stride_tricks.as_strided(
-            elements[self.offset :], shape=self.size, strides=[s * elements.itemsize for s in self.stride], writeable=False
+            elements[self.offset :],
+            shape=self.size,
+            strides=[s * elements.itemsize for s in self.stride],
+            writeable=False,
         )
         array = np.array(view)  # a contiguous copy of the strided view
         if self.storage.type.name == "BFloat16Storage":  # bf16 is the upper half of a float32
-            array = (array.astype(np.uint32) << 16).view(np.float32)
+            array = bfloat16_to_float32(array)
         return array
 
 

@@ -1,0 +1,176 @@
+"""Recording and changing what the model computes, by name: the activations of every layer.
+
+Sources: TransformerLens (Nanda and Bloom 2022), whose hook points and names
+gptlite's names map onto one for one; Meng et al. 2022 and Wang et al. 2022
+for activation patching, the experiment these hooks exist for.
+
+`model.py` calls `hooks(name, x)` at each point below and carries on with what
+comes back. `Record` is the hooks object that does something there: it keeps a
+copy of the activations whose names match its patterns, and replaces an
+activation by what a user's function returns (to ablate a head, or to patch in
+an activation from another run).
+
+Names, in the order the forward pass reaches them (shapes per sequence; a
+record made on a batch has the batch axis first):
+
+| gptlite name            | shape                     | TransformerLens name              |
+|-------------------------|---------------------------|-----------------------------------|
+| `embed`                 | [n_seq, n_embd]           | `hook_embed`                      |
+| `pos_embed`             | [n_seq, n_embd]           | `hook_pos_embed`                  |
+| `h.{i}.resid_pre`       | [n_seq, n_embd]           | `blocks.{i}.hook_resid_pre`       |
+| `h.{i}.ln_1.normalized` | [n_seq, n_embd]           | `blocks.{i}.ln1.hook_normalized`  |
+| `h.{i}.attn.q`          | [n_head, n_seq, d_head]   | `blocks.{i}.attn.hook_q`          |
+| `h.{i}.attn.k`          | [n_head, n_seq, d_head]   | `blocks.{i}.attn.hook_k`          |
+| `h.{i}.attn.v`          | [n_head, n_seq, d_head]   | `blocks.{i}.attn.hook_v`          |
+| `h.{i}.attn.scores`     | [n_head, n_seq, n_kv]     | `blocks.{i}.attn.hook_attn_scores`|
+| `h.{i}.attn.pattern`    | [n_head, n_seq, n_kv]     | `blocks.{i}.attn.hook_pattern`    |
+| `h.{i}.attn.z`          | [n_head, n_seq, d_head]   | `blocks.{i}.attn.hook_z`          |
+| `h.{i}.attn.out`        | [n_seq, n_embd]           | `blocks.{i}.hook_attn_out`        |
+| `h.{i}.resid_mid`       | [n_seq, n_embd]           | `blocks.{i}.hook_resid_mid`       |
+| `h.{i}.ln_2.normalized` | [n_seq, n_embd]           | `blocks.{i}.ln2.hook_normalized`  |
+| `h.{i}.mlp.pre`         | [n_seq, 4*n_embd]         | `blocks.{i}.mlp.hook_pre`         |
+| `h.{i}.mlp.post`        | [n_seq, 4*n_embd]         | `blocks.{i}.mlp.hook_post`        |
+| `h.{i}.mlp.out`         | [n_seq, n_embd]           | `blocks.{i}.hook_mlp_out`         |
+| `h.{i}.resid_post`      | [n_seq, n_embd]           | `blocks.{i}.hook_resid_post`      |
+| `ln_f.normalized`       | [n_seq, n_embd]           | `ln_final.hook_normalized`        |
+| `logits`                | [n_seq, n_vocab]          | (the model's output)              |
+
+`scores` are scaled by 1/sqrt(d_head) and masked (hidden keys hold float32's
+most negative number), before the softmax; `pattern` is the softmax. `z` is
+each head's output before `c_proj` mixes the heads; `out` is after it. `pre` is
+the MLP before gelu, `post` after. Where TransformerLens puts the head axis
+second (`hook_q`, `hook_k`, `hook_v`, `hook_z`: [pos, head, d_head]), gptlite
+puts it first. The values are those of the model as released, i.e. what
+TransformerLens's `from_pretrained_no_processing` gives (its `from_pretrained`
+folds the layer norms into the weights, which changes the activations).
+"""
+
+import fnmatch
+import re
+
+import numpy as np
+
+from .model import Hooks
+
+# (gptlite name, shape per sequence, TransformerLens name): the table above, for code.
+NAMES = [
+    ("embed", "n_seq, n_embd", "hook_embed"),
+    ("pos_embed", "n_seq, n_embd", "hook_pos_embed"),
+    ("h.{i}.resid_pre", "n_seq, n_embd", "blocks.{i}.hook_resid_pre"),
+    ("h.{i}.ln_1.normalized", "n_seq, n_embd", "blocks.{i}.ln1.hook_normalized"),
+    ("h.{i}.attn.q", "n_head, n_seq, d_head", "blocks.{i}.attn.hook_q"),
+    ("h.{i}.attn.k", "n_head, n_seq, d_head", "blocks.{i}.attn.hook_k"),
+    ("h.{i}.attn.v", "n_head, n_seq, d_head", "blocks.{i}.attn.hook_v"),
+    ("h.{i}.attn.scores", "n_head, n_seq, n_kv", "blocks.{i}.attn.hook_attn_scores"),
+    ("h.{i}.attn.pattern", "n_head, n_seq, n_kv", "blocks.{i}.attn.hook_pattern"),
+    ("h.{i}.attn.z", "n_head, n_seq, d_head", "blocks.{i}.attn.hook_z"),
+    ("h.{i}.attn.out", "n_seq, n_embd", "blocks.{i}.hook_attn_out"),
+    ("h.{i}.resid_mid", "n_seq, n_embd", "blocks.{i}.hook_resid_mid"),
+    ("h.{i}.ln_2.normalized", "n_seq, n_embd", "blocks.{i}.ln2.hook_normalized"),
+    ("h.{i}.mlp.pre", "n_seq, 4*n_embd", "blocks.{i}.mlp.hook_pre"),
+    ("h.{i}.mlp.post", "n_seq, 4*n_embd", "blocks.{i}.mlp.hook_post"),
+    ("h.{i}.mlp.out", "n_seq, n_embd", "blocks.{i}.hook_mlp_out"),
+    ("h.{i}.resid_post", "n_seq, n_embd", "blocks.{i}.hook_resid_post"),
+    ("ln_f.normalized", "n_seq, n_embd", "ln_final.hook_normalized"),
+    ("logits", "n_seq, n_vocab", None),
+]
+
+
+def _alias_rule(ours, theirs):
+    """A regex that reads a TransformerLens name (or glob pattern) and the replacement giving ours."""
+    pattern = re.escape(theirs).replace(re.escape("{i}"), r"([^.]+)")
+    return re.compile(pattern + r"\Z"), ours.replace("{i}", r"\1")
+
+
+ALIASES = [_alias_rule(ours, theirs) for ours, _, theirs in NAMES if theirs]
+
+
+def activation_names(n_layer: int) -> list[str]:
+    """Every activation's name for a model of n_layer blocks, in the order the forward pass computes them."""
+    outer = [name for name, _, _ in NAMES if "{i}" not in name]  # embed, pos_embed | ln_f.normalized, logits
+    per_block = [name for name, _, _ in NAMES if "{i}" in name]
+    return outer[:2] + [name.format(i=i) for i in range(n_layer) for name in per_block] + outer[2:]
+
+
+def canonical(name: str) -> str:
+    """gptlite's name for a TransformerLens name or pattern ("blocks.*.attn.hook_pattern" -> "h.*.attn.pattern")."""
+    for rule, replacement in ALIASES:
+        if rule.match(name):
+            return rule.sub(replacement, name)
+    return name
+
+
+def _check_pattern(pattern, names):
+    if not isinstance(pattern, str):
+        raise ValueError(f"an activation name must be a string, got {type(pattern).__name__}")
+    if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+        raise ValueError(
+            f"no activation is named {pattern[:80]!r}: names are embed, pos_embed, h.{{i}}.resid_pre, "
+            "h.{i}.attn.pattern, ... (gptlite.hooks.NAMES; TransformerLens names work too)"
+        )
+
+
+class Record(Hooks):
+    """Hooks that keep copies of the activations matching `names` (glob patterns such as "h.*.attn.pattern",
+    or TransformerLens names) in `records`, and replace the activation at each name matching a key of
+    `fns` by `fn(activation, name)`, as that returns it (the same shape). A record holds the activation
+    the model went on with, i.e. after any fn.
+    """
+
+    def __init__(self, names=("*",), fns=None, n_layer=None):
+        self.patterns = [canonical(p) for p in ([names] if isinstance(names, str) else names)]
+        self.fns = [(canonical(p), fn) for p, fn in (fns or {}).items()]
+        if n_layer is not None:
+            known = activation_names(n_layer)
+            for pattern in self.patterns + [p for p, _ in self.fns]:
+                _check_pattern(pattern, known)
+        for pattern, fn in self.fns:
+            if not callable(fn):
+                raise ValueError(f"the hook for {pattern!r} must be a function fn(activation, name) -> activation")
+        self.records = {}
+        self._plan = {}  # name -> (record it?, [fns]): each name matched against the patterns once
+
+    def _for(self, name):
+        if name not in self._plan:
+            self._plan[name] = (
+                any(fnmatch.fnmatchcase(name, p) for p in self.patterns),
+                [fn for p, fn in self.fns if fnmatch.fnmatchcase(name, p)],
+            )
+        return self._plan[name]
+
+    def __call__(self, name, x):
+        record, fns = self._for(name)
+        for fn in fns:
+            changed = fn(x, name)
+            if changed is None or np.shape(changed) != x.shape:
+                raise ValueError(
+                    f"the hook for {name} must return an array of shape {list(x.shape)}, "
+                    f"got {None if changed is None else list(np.shape(changed))}"
+                )
+            x = np.array(changed, dtype=x.dtype)  # a copy: the model may work in place on what it goes on with
+        if record:
+            self.records[name] = x.copy()  # a copy: later in-place steps cannot change it
+        return x
+
+    def wants(self, name):
+        record, fns = self._for(name)
+        return record or bool(fns)
+
+    def scope(self, prefix):
+        return Scoped(self, prefix + ".")
+
+
+class Scoped(Hooks):
+    """A Record seen from inside a block: "attn.q" here is "h.3.attn.q" there."""
+
+    def __init__(self, root, prefix):
+        self.root, self.prefix = root, prefix
+
+    def __call__(self, name, x):
+        return self.root(self.prefix + name, x)
+
+    def wants(self, name):
+        return self.root.wants(self.prefix + name)
+
+    def scope(self, prefix):
+        return Scoped(self.root, self.prefix + prefix + ".")

@@ -1,0 +1,40 @@
+"""The models gptlite knows by name, and where the package keeps its own files.
+
+Sources: Radford et al. 2019, Table 2 (the four GPT-2 sizes); Sanh et al. 2019
+(distilgpt2, half of gpt2's depth); the Hugging Face repos and OpenAI's release
+folders that serve them. Every one of them shares GPT-2's vocabulary.
+
+This is the one place that lists them: the tokenizer, the downloader and the
+command line all read it.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Config
+
+ASSETS = Path(__file__).parent / "assets"  # shipped inside the package
+GPT2_VOCAB = (ASSETS / "gpt2" / "encoder.json", ASSETS / "gpt2" / "vocab.bpe")  # OpenAI's files, bundled
+BUNDLED = "gptlite-shakespeare"  # trained by gptlite, shipped in the package: see its MODEL_CARD.md
+BUNDLED_DIR = ASSETS / BUNDLED
+
+
+@dataclass(frozen=True)
+class Release:
+    config: Config
+    hf_repo: str  # where Hugging Face serves it
+    openai_folder: str | None  # OpenAI's folder name, if OpenAI released it
+
+
+RELEASES = {
+    "gpt2": Release(Config(n_embd=768, n_head=12, n_layer=12), "openai-community/gpt2", "124M"),
+    "gpt2-medium": Release(Config(n_embd=1024, n_head=16, n_layer=24), "openai-community/gpt2-medium", "355M"),
+    "gpt2-large": Release(Config(n_embd=1280, n_head=20, n_layer=36), "openai-community/gpt2-large", "774M"),
+    "gpt2-xl": Release(Config(n_embd=1600, n_head=25, n_layer=48), "openai-community/gpt2-xl", "1558M"),
+    "distilgpt2": Release(Config(n_embd=768, n_head=12, n_layer=6), "distilbert/distilgpt2", None),
+}
+
+
+def known_names() -> str:
+    """Every name `GPT.from_pretrained` takes without a repo id or a directory, for help and error messages."""
+    return ", ".join([*RELEASES, BUNDLED])

@@ -1,0 +1,23 @@
+"""What several test modules share: where the fixtures are, and how to load a reference model."""
+
+from pathlib import Path
+
+import numpy as np
+
+from gptlite import GPT, Config
+from gptlite.model import init_params
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MODELS = FIXTURES / "models"
+
+
+def reference(name):
+    """The outputs transformers computed for the fixture model `name` (scripts/make_fixtures.py)."""
+    return dict(np.load(MODELS / name / "reference.npz"))
+
+
+def seeded_gpt(name):
+    """A fixture whose weights are gptlite's seeded init_params (too big to commit), and its reference."""
+    ref = reference(name)
+    config = Config(**{k: int(ref[k]) for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")})
+    return GPT(config, init_params(config, int(ref["seed"])), None), ref
