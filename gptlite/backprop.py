@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .hooks import Record
-from .model import Config, KVCache, attention_mask, hidden_states, lm_head
+from .model import Config, KVCache, attention_mask, hidden_states, lm_head, log_softmax
 
 NEEDED = [
     "h.*.resid_pre",
@@ -37,12 +37,6 @@ NEEDED = [
     "h.*.mlp.pre",
     "h.*.mlp.post",
 ]
-
-
-def log_softmax(logits):
-    """log(softmax(logits)) over the last axis, computed without overflow: [..., n_vocab] -> [..., n_vocab]."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def forward(params, ids, targets, n_head):

@@ -19,7 +19,7 @@ real tokens, so every row comes out as it would alone.
 
 import numpy as np
 
-from .model import Config, KVCache, attention_mask, hidden_states, lm_head, nest
+from .model import Config, KVCache, attention_mask, flatten, hidden_states, lm_head, log_softmax, nest
 from .sampling import Sampler
 from .tokenizer import Tokenizer
 
@@ -107,6 +107,76 @@ class GPT:
         )
         return lm_head(x[0], self.params["wte"])  # [n_seq, n_embd] -> [n_seq, n_vocab]
 
+    def copy(self) -> "GPT":
+        """The same model with writable float32 copies of its weights (loaded weights are read-only memory maps),
+        for experiments that edit them: `edited = gpt.copy(); edited.params["h"][3]["mlp"]["c_proj"]["w"][:] = 0`."""
+        params = nest({name: np.array(value, dtype=np.float32) for name, value in flatten(self.params).items()})
+        return GPT(self.config, params, self.tokenizer)
+
+    def to_str_tokens(self, ids) -> list[str]:
+        """Each token as a string: the tokenizer's pieces, or the ids themselves for a model without one."""
+        if self.tokenizer is None:
+            return [str(int(i)) for i in ids]
+        return self.tokenizer.to_str_tokens(ids)
+
+    def token_str(self, i: int) -> str:
+        return self.to_str_tokens([i])[0]
+
+    def _ids(self, text_or_ids):
+        """A prompt given as text or as ids -> checked ids [n_seq]."""
+        ids = self.encode_prompt(text_or_ids) if isinstance(text_or_ids, str) else text_or_ids
+        return self._check_ids(ids, 0)
+
+    def run(self, text_or_ids, *, names=("*",), hooks=None):
+        """Run the model once and keep what it computed: a `Run` with the tokens, the logits and every
+        activation whose name matches `names` (glob patterns, e.g. "h.*.attn.pattern"; TransformerLens's
+        names work too). `hooks` maps names to fn(activation, name) -> activation, which replaces it:
+        to ablate or to patch. A list of texts gives a list of Runs, one per text, each run on its own.
+        """
+        from .inspection import Run, record_run
+
+        first = text_or_ids[0] if isinstance(text_or_ids, (list, tuple)) and text_or_ids else 0
+        if isinstance(first, str) or not np.isscalar(first):  # a list of texts, or of id lists
+            return [self.run(item, names=names, hooks=hooks) for item in text_or_ids]
+        ids = self._ids(text_or_ids)
+        logits, records = record_run(self, ids, names, hooks)
+        return Run(self, ids, logits, records)
+
+    def trace(
+        self,
+        prompt,
+        max_new_tokens: int = 20,
+        *,
+        alternatives: int = 5,
+        temperature: float = Sampler.temperature,
+        top_k: int = Sampler.top_k,
+        top_p: float = Sampler.top_p,
+        repetition_penalty: float = Sampler.repetition_penalty,
+        seed=None,
+    ):
+        """Generate as `generate` does, keeping each new token's probability and the `alternatives` likeliest
+        tokens at its place: a `Trace`, which draws itself."""
+        from .inspection import TopToken, Trace, top_tokens
+
+        if not isinstance(alternatives, int) or alternatives < 1:
+            raise ValueError(f"alternatives must be a positive integer, got {alternatives!r}")
+        ids = self._ids(prompt)
+        sampler = Sampler(temperature, top_k, top_p, repetition_penalty)
+        eos = self.tokenizer.eot_token if self.tokenizer else None
+        steps = []
+
+        def observe(row, logits, token):
+            probability = float(np.exp(log_softmax(logits.astype(np.float64))[token]))
+            chosen = TopToken(self.token_str(token), token, probability, float(logits[token]))
+            steps.append((chosen, top_tokens(logits, alternatives, self.token_str)))
+
+        new = []
+        for step in self._tokens([ids], max_new_tokens, sampler, seed, eos, set(), observe):
+            new += [t for _, t in step]
+        prompt_text = prompt if isinstance(prompt, str) else "".join(self.to_str_tokens(ids))
+        text = self.tokenizer.decode(new) if self.tokenizer else " ".join(map(str, new))
+        return Trace(prompt_text, steps, text)
+
     def _check_ids(self, ids, max_new_tokens):
         ids = np.asarray(ids)
         if ids.ndim != 1 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
@@ -130,11 +200,12 @@ class GPT:
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
         return prompts, [np.random.default_rng(s) for s in seeds]
 
-    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped):
+    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped, observe=None):
         """Generate for a batch of prompts. Each step yields [(row, token)] for the rows still going.
 
         A row ends at eos_token_id (not yielded), after max_new_tokens, or when the
-        caller adds it to `stopped` (a set) between steps.
+        caller adds it to `stopped` (a set) between steps. `observe(row, logits, token)`,
+        if given, sees each yielded token with the logits [n_vocab] it was drawn from.
         """
         prompts, rngs = self._check_generation(prompts, max_new_tokens, seed)
         if max_new_tokens == 0:
@@ -151,6 +222,8 @@ class GPT:
             live = [(int(r), int(t)) for r, t in zip(rows, tokens) if r not in stopped and t != eos_token_id]
             for r, t in live:
                 history[r].append(t)
+                if observe is not None:
+                    observe(r, logits[int(np.flatnonzero(rows == r)[0])], t)
             yield live
             stopped.update(r for r, t in zip(rows, tokens) if t == eos_token_id)
             keep = np.array([i for i, r in enumerate(rows) if r not in stopped], dtype=np.int64)

@@ -169,6 +169,12 @@ def softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out  # shape unchanged, rows sum to 1
 
 
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """log(softmax(x)) over the last axis, computed without overflow: [..., n] -> [..., n]."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """Normalise each position to zero mean and unit variance over n_embd, then scale by g and shift by b."""
     mean = x.mean(axis=-1, keepdims=True)  # [..., n_embd] -> [..., 1]

@@ -204,11 +204,21 @@ class Tokenizer:
         return ids
 
     def decode_bytes(self, ids):
-        return b"".join(self.token_bytes[i] for i in ids)
+        """Ids -> the bytes they stand for; an id outside the vocabulary raises ValueError."""
+        return b"".join(self.token_bytes[self._check_id(i)] for i in ids)
 
     def decode(self, ids):
         """Decode ids to text; bytes that are not valid UTF-8 become U+FFFD instead of raising."""
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def to_str_tokens(self, ids) -> list[str]:
+        """Each token as a string of its own (a piece of a character split across tokens shows as U+FFFD)."""
+        return [self.token_bytes[self._check_id(i)].decode("utf-8", errors="replace") for i in ids]
+
+    def _check_id(self, i):
+        if not 0 <= i < len(self.token_bytes):
+            raise ValueError(f"token id {i} is not in [0, {len(self.token_bytes)})")
+        return int(i)
 
     def stream_decoder(self):
         """A StreamDecoder: token ids in one at a time, text out, never half a character."""

@@ -9,7 +9,9 @@ gptlite dependencies):
 
 Each fixture is a small randomly initialised GPT-2 (every weight, bias and gain
 random) saved the way the hub serves models, plus `reference.npz`: a prompt,
-transformers' logits for it, and transformers' 32-token greedy continuation.
+transformers' logits for it, and transformers' 32-token greedy continuation;
+`tiny` and `depth6` also get `inside.npz`, transformers' attention patterns and
+hidden states for that prompt.
 The `xl-heads` fixture (25 heads of 64, gpt2-xl's head shape) is too big to
 commit, so its weights are gptlite's seeded `init_params` and only the
 reference outputs are saved. `depth6-bin` and `depth6-bin-legacy` hold the
@@ -87,6 +89,24 @@ def make_seeded(name, config, seed):
     model = hf_from_gptlite(config, init_params(config, seed))
     np.savez(directory / "reference.npz", seed=seed, **reference(model, config.n_vocab, seed), **config.__dict__)
     print(f"{name}: seeded weights, reference only")
+
+
+def make_inside_reference(name):
+    """transformers' attention patterns and hidden states for the fixture `name` and its prompt.
+
+    `output_attentions=True` gives each layer's softmax [n_head, n_seq, n_seq]; `output_hidden_states=True`
+    gives n_layer + 1 arrays [n_seq, n_embd]: the input of each block, then the final state after ln_f.
+    """
+    from transformers import GPT2LMHeadModel
+
+    model = GPT2LMHeadModel.from_pretrained(OUT / name, attn_implementation="eager").float().eval()
+    prompt = np.load(OUT / name / "reference.npz")["prompt"]
+    with torch.no_grad():
+        out = model(torch.tensor(prompt[None]), output_attentions=True, output_hidden_states=True)
+    arrays = {f"attentions_{i}": a[0].numpy() for i, a in enumerate(out.attentions)}
+    arrays |= {f"hidden_states_{i}": h[0].numpy() for i, h in enumerate(out.hidden_states)}
+    np.savez(OUT / name / "inside.npz", prompt=prompt, **arrays)
+    print(f"{name}/inside.npz: {len(out.attentions)} attention patterns, {len(out.hidden_states)} hidden states")
 
 
 def make_pytorch_bins(name):
@@ -178,6 +198,7 @@ FIXTURES = {
         "bf16", Config(n_vocab=1000, n_ctx=64, n_embd=32, n_head=2, n_layer=2), seed=4, dtype=torch.bfloat16
     ),
     "depth6-bin": lambda: make_pytorch_bins("depth6"),
+    "inside": lambda: [make_inside_reference(name) for name in ("tiny", "depth6")],
     "sampling": make_sampling_reference,
     "xl-heads": lambda: make_seeded(
         "xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5
