@@ -39,18 +39,20 @@ NEEDED = [
 ]
 
 
-def forward(params, ids, targets, n_head):
-    """Mean cross-entropy of predicting targets [n_batch, n_seq] from ids [n_batch, n_seq]; returns (loss, acts)."""
+def forward(params, ids, targets, config):
+    """Mean cross-entropy of predicting targets [n_batch, n_seq] from ids [n_batch, n_seq]; returns (loss, acts).
+
+    The backward pass is written for GPT-2 itself: gelu_new, scaled attention, a tied head.
+    """
+    if config != Config(config.n_vocab, config.n_ctx, config.n_embd, config.n_head, config.n_layer):
+        raise ValueError("training supports GPT-2's own architecture only (gelu_new, tied head, default scaling)")
     n_batch, n_seq = ids.shape
     wte = params["wte"]
-    config = Config(
-        n_vocab=wte.shape[0], n_ctx=params["wpe"].shape[0], n_embd=wte.shape[1], n_head=n_head, n_layer=len(params["h"])
-    )
     n_layer = config.n_layer
     record = Record(NEEDED + [f"h.{n_layer - 1}.resid_post", "ln_f.normalized"], n_layer=n_layer)
     mask = attention_mask(np.ones((n_batch, n_seq), bool), n_seq)  # [n_batch, 1, n_seq, n_seq]
     cache = KVCache(config, n_batch, n_seq, dtype=wte.dtype)  # float64 parameters (gradient checks) stay float64
-    x = hidden_states(params, ids, np.arange(n_seq)[None], mask, cache, n_head, record)  # [n_batch, n_seq, n_embd]
+    x = hidden_states(params, ids, np.arange(n_seq)[None], mask, cache, config, record)  # [n_batch, n_seq, n_embd]
     logp = log_softmax(lm_head(x, wte))  # [n_batch, n_seq, n_vocab]
     loss = -np.take_along_axis(logp, targets[..., None], axis=-1).mean()
     return loss, {"ids": ids, "targets": targets, "logp": logp, **record.records}

@@ -19,7 +19,7 @@ real tokens, so every row comes out as it would alone.
 
 import numpy as np
 
-from .model import Config, KVCache, attention_mask, flatten, hidden_states, lm_head, log_softmax, nest
+from .model import Config, KVCache, attention_mask, flatten, head_weight, hidden_states, lm_head, log_softmax, nest
 from .sampling import Sampler
 from .tokenizer import Tokenizer
 
@@ -102,10 +102,9 @@ class GPT:
         ids = self._check_ids(ids, 0)
         n_seq = len(ids)
         mask = attention_mask(np.ones((1, n_seq), bool), n_seq)  # [1, 1, n_seq, n_seq]
-        x = hidden_states(
-            self.params, ids[None], np.arange(n_seq)[None], mask, KVCache(self.config, 1, n_seq), self.config.n_head
-        )
-        return lm_head(x[0], self.params["wte"])  # [n_seq, n_embd] -> [n_seq, n_vocab]
+        cache = KVCache(self.config, 1, n_seq)
+        x = hidden_states(self.params, ids[None], np.arange(n_seq)[None], mask, cache, self.config)
+        return lm_head(x[0], head_weight(self.params))  # [n_seq, n_embd] -> [n_seq, n_vocab]
 
     def copy(self) -> "GPT":
         """The same model with writable float32 copies of its weights (loaded weights are read-only memory maps),
@@ -216,8 +215,8 @@ class GPT:
         cache = KVCache(self.config, len(prompts), real.shape[1])
         for _ in range(max_new_tokens):
             mask = attention_mask(real[:, : cache.n_past + ids.shape[1]], ids.shape[1])
-            x = hidden_states(self.params, ids, positions, mask, cache, self.config.n_head)
-            logits = lm_head(x[:, -1], self.params["wte"])  # only the last position: [n_rows, n_vocab]
+            x = hidden_states(self.params, ids, positions, mask, cache, self.config)
+            logits = lm_head(x[:, -1], head_weight(self.params))  # only the last position: [n_rows, n_vocab]
             tokens = np.array([sampler(logits[i], history[r], rngs[r]) for i, r in enumerate(rows)])
             live = [(int(r), int(t)) for r, t in zip(rows, tokens) if r not in stopped and t != eos_token_id]
             for r, t in live:

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import views
 from .hooks import Record, activation_names, canonical
-from .model import KVCache, attention_mask, hidden_states, layer_norm, lm_head, log_softmax, softmax
+from .model import KVCache, attention_mask, head_weight, hidden_states, layer_norm, lm_head, log_softmax, softmax
 
 
 class TopToken(NamedTuple):
@@ -48,8 +48,8 @@ def record_run(gpt, ids, names, fns):
     record = Record(names, per_sequence, n_layer=gpt.config.n_layer)
     mask = attention_mask(np.ones((1, n_seq), bool), n_seq)  # [1, 1, n_seq, n_seq]
     cache = KVCache(gpt.config, 1, n_seq)
-    x = hidden_states(gpt.params, ids[None], np.arange(n_seq)[None], mask, cache, gpt.config.n_head, record)
-    logits = lm_head(x, gpt.params["wte"], record)[0]  # [n_seq, n_vocab]
+    x = hidden_states(gpt.params, ids[None], np.arange(n_seq)[None], mask, cache, gpt.config, record)
+    logits = lm_head(x, head_weight(gpt.params), record)[0]  # [n_seq, n_vocab]
     return logits, {name: value[0] for name, value in record.records.items()}
 
 
@@ -159,8 +159,9 @@ class LogitLens(views.LogitLensView):
 
     def logits(self, layer: int) -> np.ndarray:
         """[n_seq, n_vocab]: the lens's logits at a layer (0 = the embeddings, -1 = after the last block)."""
-        params = self._run._gpt.params
-        return lm_head(layer_norm(self._residuals[layer], **params["ln_f"]), params["wte"])
+        gpt = self._run._gpt
+        normalized = layer_norm(self._residuals[layer], **gpt.params["ln_f"], eps=gpt.config.layer_norm_epsilon)
+        return lm_head(normalized, head_weight(gpt.params))
 
 
 class Trace(views.TraceView):

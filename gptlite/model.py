@@ -43,27 +43,53 @@ QUERY_BLOCK = 128  # queries per attention block on long prompts (see attention)
 
 @dataclass(frozen=True)
 class Config:
+    """A GPT-2's shape. The first five fields are GPT-2's own; the rest are options that other models of
+    GPT-2's architecture use (Hugging Face's `GPT2Config` names them), with GPT-2's values as defaults."""
+
     n_vocab: int = 50257  # 256 bytes + 50,000 BPE merges + <|endoftext|>
     n_ctx: int = 1024  # longest sequence: rows of wpe
     n_embd: int = 768  # width of the residual stream
     n_head: int = 12  # attention heads; each is n_embd // n_head wide
     n_layer: int = 12  # transformer blocks
+    n_inner: int | None = None  # width of the MLP; None: 4 * n_embd
+    activation: str = "gelu_new"  # the MLP's nonlinearity: a key of ACTIVATIONS
+    layer_norm_epsilon: float = 1e-5
+    scale_attn_weights: bool = True  # divide attention scores by sqrt(d_head)
+    scale_attn_by_inverse_layer_idx: bool = False  # and by the block's number, counting from 1 (Stanford CRFM)
+    tie_word_embeddings: bool = True  # the output head is wte; False: a separate lm_head [n_vocab, n_embd]
 
     def __post_init__(self):
         for field in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer"):
-            if not isinstance(getattr(self, field), int) or getattr(self, field) < 1:
+            if not _is_int(getattr(self, field)) or getattr(self, field) < 1:
                 raise ValueError(f"config: {field} must be a positive integer, got {getattr(self, field)!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"config: n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.n_inner is not None and (not _is_int(self.n_inner) or self.n_inner < 1):
+            raise ValueError(f"config: n_inner must be a positive integer or None, got {self.n_inner!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"config: activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        if not isinstance(self.layer_norm_epsilon, (int, float)) or not 0 < self.layer_norm_epsilon < 1:
+            raise ValueError(f"config: layer_norm_epsilon must be in (0, 1), got {self.layer_norm_epsilon!r}")
+        for field in ("scale_attn_weights", "scale_attn_by_inverse_layer_idx", "tie_word_embeddings"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"config: {field} must be true or false, got {getattr(self, field)!r}")
 
     @property
     def d_head(self) -> int:
         return self.n_embd // self.n_head
 
+    @property
+    def d_mlp(self) -> int:
+        return self.n_inner or 4 * self.n_embd
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
     """Every tensor of a GPT-2 checkpoint, by its name in gptlite's layout, with its shape."""
-    e, f = config.n_embd, 4 * config.n_embd
+    e, f = config.n_embd, config.d_mlp
     shapes = {"wte": (config.n_vocab, e), "wpe": (config.n_ctx, e)}
     for i in range(config.n_layer):
         shapes |= {
@@ -74,7 +100,8 @@ def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
             f"h.{i}.mlp.c_fc.w": (e, f), f"h.{i}.mlp.c_fc.b": (f,),
             f"h.{i}.mlp.c_proj.w": (f, e), f"h.{i}.mlp.c_proj.b": (e,),
         }  # fmt: skip
-    return shapes | {"ln_f.g": (e,), "ln_f.b": (e,)}
+    shapes |= {"ln_f.g": (e,), "ln_f.b": (e,)}
+    return shapes if config.tie_word_embeddings else shapes | {"lm_head": (config.n_vocab, e)}
 
 
 def nest(flat: dict) -> dict:
@@ -161,6 +188,39 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return h  # shape unchanged
 
 
+def gelu_exact(x: np.ndarray) -> np.ndarray:
+    """x * Phi(x) with the Gaussian CDF Phi through erf; "gelu" in transformers.
+
+    NumPy has no erf, so it is Abramowitz & Stegun's 7.1.26 (|error| < 1.5e-7, below float32's resolution):
+    erf(a) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-a^2), t = 1 / (1 + p a), for a >= 0.
+    """
+    a = np.abs(x) * np.float32(1 / math.sqrt(2))  # Phi(x) = (1 + erf(x / sqrt(2))) / 2
+    t = 1 / (1 + np.float32(0.3275911) * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1 - poly * np.exp(-a * a)  # erf(|x| / sqrt(2))
+    return (0.5 * x * (1 + np.sign(x) * erf)).astype(x.dtype)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x); sigmoid(x) = (1 + tanh(x / 2)) / 2 never overflows."""
+    return x * (0.5 + 0.5 * np.tanh(0.5 * x))
+
+
+def quick_gelu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(1.702 x), a cheaper gelu (CLIP's)."""
+    return x * (0.5 + 0.5 * np.tanh(0.851 * x))
+
+
+# The MLP's nonlinearity by Hugging Face's `activation_function` name. GPT-2's is gelu_new; "gelu_pytorch_tanh"
+# is the same formula computed by torch.
+ACTIVATIONS = {"gelu_new": gelu, "gelu_pytorch_tanh": gelu, "gelu": gelu_exact, "relu": relu, "silu": silu,
+               "quick_gelu": quick_gelu}  # fmt: skip
+
+
 def softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """exp(x) / sum(exp(x)) over the last axis. out=x works in place, overwriting x, and saves a buffer."""
     out = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)  # subtract the max: exp never overflows
@@ -232,8 +292,15 @@ class KVCache:
             layer.keep_rows(rows)
 
 
-def attention(q, k, v, mask, hooks=NO_HOOKS):
-    """Scaled dot-product attention: softmax(q k^T / sqrt(d_head) + mask) v.
+def attention_scale(config: Config, layer: int) -> float:
+    """What block `layer`'s attention scores are multiplied by: 1/sqrt(d_head) in GPT-2, which keeps the dot
+    products' variance near 1 (Vaswani et al. 2017, 3.2.1); some GPT-2-shaped models also divide by layer + 1."""
+    scale = 1 / math.sqrt(config.d_head) if config.scale_attn_weights else 1.0
+    return scale / (layer + 1) if config.scale_attn_by_inverse_layer_idx else scale
+
+
+def attention(q, k, v, mask, scale=None, hooks=NO_HOOKS):
+    """Scaled dot-product attention: softmax(q k^T * scale + mask) v, scale = 1/sqrt(d_head) unless given.
 
     q [n_batch, n_head, n_seq, d_head]; k, v [n_batch, n_head, n_kv, d_head]; mask [n_batch, 1, n_seq, n_kv].
     Long prompts go QUERY_BLOCK queries at a time: a block's queries cannot see the
@@ -241,7 +308,8 @@ def attention(q, k, v, mask, hooks=NO_HOOKS):
     products instead of being computed and then masked to zero. When a hook wants
     the scores or the pattern, all queries go in one block, so that it sees them whole.
     """
-    q = q * (1 / math.sqrt(q.shape[-1]))  # scale q, not the scores: n_seq x d_head values, not n_seq x n_kv
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    q = q * np.float32(scale)  # scale q, not the scores: n_seq x d_head values, not n_seq x n_kv
     n_seq, n_kv = q.shape[-2], k.shape[-2]
     block = n_seq if hooks.wants("attn.scores") or hooks.wants("attn.pattern") else QUERY_BLOCK
     z = np.empty_like(q)  # [n_batch, n_head, n_seq, d_head]
@@ -257,7 +325,7 @@ def attention(q, k, v, mask, hooks=NO_HOOKS):
     return z
 
 
-def attn(x, c_attn, c_proj, n_head, mask, cache, hooks=NO_HOOKS):
+def attn(x, c_attn, c_proj, n_head, mask, cache, scale=None, hooks=NO_HOOKS):
     """Causal multi-head self-attention with fused q, k, v projections; `cache` is this layer's LayerCache."""
     n_batch, n_seq, n_embd = x.shape
     qkv = linear(x, **c_attn)  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, 3*n_embd]
@@ -265,27 +333,31 @@ def attn(x, c_attn, c_proj, n_head, mask, cache, hooks=NO_HOOKS):
     q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # -> 3 x [n_batch, n_head, n_seq, d_head]
     q, k, v = hooks("attn.q", q), hooks("attn.k", k), hooks("attn.v", v)
     k, v = cache.extend(k, v)  # -> 2 x [n_batch, n_head, n_kv, d_head]
-    z = hooks("attn.z", attention(q, k, v, mask, hooks))  # -> [n_batch, n_head, n_seq, d_head]: each head's output
+    z = hooks(
+        "attn.z", attention(q, k, v, mask, scale, hooks)
+    )  # -> [n_batch, n_head, n_seq, d_head]: each head's output
     z = z.transpose(0, 2, 1, 3).reshape(n_batch, n_seq, n_embd)  # heads side by side: [n_batch, n_seq, n_embd]
     return linear(z, **c_proj)  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, n_embd]
 
 
-def mlp(x, c_fc, c_proj, hooks=NO_HOOKS):
-    """The position-wise feed-forward network: widen 4x, gelu, project back."""
-    pre = hooks("mlp.pre", linear(x, **c_fc))  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, 4*n_embd]
-    post = hooks("mlp.post", gelu(pre))  # [n_batch, n_seq, 4*n_embd]
-    return linear(post, **c_proj)  # [n_batch, n_seq, 4*n_embd] -> [n_batch, n_seq, n_embd]
+def mlp(x, c_fc, c_proj, activation=gelu, hooks=NO_HOOKS):
+    """The position-wise feed-forward network: widen (4x in GPT-2), gelu, project back."""
+    pre = hooks("mlp.pre", linear(x, **c_fc))  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, d_mlp]
+    post = hooks("mlp.post", activation(pre))  # [n_batch, n_seq, d_mlp], d_mlp = 4*n_embd in GPT-2
+    return linear(post, **c_proj)  # [n_batch, n_seq, d_mlp] -> [n_batch, n_seq, n_embd]
 
 
-def block(x, h, n_head, mask, cache, hooks=NO_HOOKS):
-    """One transformer block, pre-LN: each sub-layer reads a normalised copy of the residual stream and adds
+def block(x, h, config, layer, mask, cache, hooks=NO_HOOKS):
+    """Block number `layer`, pre-LN: each sub-layer reads a normalised copy of the residual stream and adds
     its output back. h: the block's parameters (ln_1, attn, ln_2, mlp); cache: its LayerCache."""
+    eps, scale = config.layer_norm_epsilon, attention_scale(config, layer)
     resid_pre = hooks("resid_pre", x)  # [n_batch, n_seq, n_embd]
-    normalized = hooks("ln_1.normalized", layer_norm(resid_pre, **h["ln_1"]))
-    attn_out = hooks("attn.out", attn(normalized, **h["attn"], n_head=n_head, mask=mask, cache=cache, hooks=hooks))
+    normalized = hooks("ln_1.normalized", layer_norm(resid_pre, **h["ln_1"], eps=eps))
+    attn_out = hooks("attn.out", attn(normalized, **h["attn"], n_head=config.n_head, mask=mask, cache=cache,
+                                      scale=scale, hooks=hooks))  # fmt: skip
     resid_mid = hooks("resid_mid", resid_pre + attn_out)  # [n_batch, n_seq, n_embd]
-    normalized = hooks("ln_2.normalized", layer_norm(resid_mid, **h["ln_2"]))
-    mlp_out = hooks("mlp.out", mlp(normalized, **h["mlp"], hooks=hooks))
+    normalized = hooks("ln_2.normalized", layer_norm(resid_mid, **h["ln_2"], eps=eps))
+    mlp_out = hooks("mlp.out", mlp(normalized, **h["mlp"], activation=ACTIVATIONS[config.activation], hooks=hooks))
     return hooks("resid_post", resid_mid + mlp_out)  # [n_batch, n_seq, n_embd]
 
 
@@ -301,17 +373,23 @@ def attention_mask(real, n_seq):
     return np.where(allowed, np.float32(0), MASKED)[:, None, :, :]  # [n_batch, 1, n_seq, n_kv], float32
 
 
-def hidden_states(params, ids, positions, mask, cache, n_head, hooks=NO_HOOKS):
+def hidden_states(params, ids, positions, mask, cache, config, hooks=NO_HOOKS):
     """Token ids [n_batch, n_seq] at positions [n_batch, n_seq] -> final normalised hidden states
     [n_batch, n_seq, n_embd]. Extends every layer of `cache` by n_seq positions."""
     embed = hooks("embed", params["wte"][ids])  # [n_batch, n_seq] -> [n_batch, n_seq, n_embd]
     pos_embed = hooks("pos_embed", params["wpe"][positions])  # [n_batch, n_seq] -> [n_batch, n_seq, n_embd]
     x = embed + pos_embed  # the residual stream: [n_batch, n_seq, n_embd]
     for i, (h, layer_cache) in enumerate(zip(params["h"], cache.layers)):
-        x = block(x, h, n_head, mask, layer_cache, hooks.scope(f"h.{i}"))
-    return hooks("ln_f.normalized", layer_norm(x, **params["ln_f"]))  # [n_batch, n_seq, n_embd]
+        x = block(x, h, config, i, mask, layer_cache, hooks.scope(f"h.{i}"))
+    normalized = layer_norm(x, **params["ln_f"], eps=config.layer_norm_epsilon)  # [n_batch, n_seq, n_embd]
+    return hooks("ln_f.normalized", normalized)
 
 
-def lm_head(x, wte, hooks=NO_HOOKS):
-    """Logits from hidden states, through the transposed token embedding (GPT-2 ties the two)."""
-    return hooks("logits", x @ wte.T)  # [..., n_embd] @ [n_embd, n_vocab] -> [..., n_vocab]
+def lm_head(x, weight, hooks=NO_HOOKS):
+    """Logits from hidden states: x @ weight.T, weight being `head_weight(params)`."""
+    return hooks("logits", x @ weight.T)  # [..., n_embd] @ [n_embd, n_vocab] -> [..., n_vocab]
+
+
+def head_weight(params):
+    """The output head [n_vocab, n_embd]: the token embedding itself (GPT-2 ties the two), or an untied lm_head."""
+    return params.get("lm_head", params["wte"])

@@ -82,14 +82,15 @@ def batch(tokens, step, seed, batch_size, n_ctx):
     return window[:, :-1], window[:, 1:]  # inputs and the tokens that follow them
 
 
-def evaluate(params, tokens, n_head, n_ctx, batch_size, max_batches=8):
+def evaluate(params, tokens, config, batch_size, max_batches=8):
+    n_ctx = config.n_ctx
     """Mean cross-entropy (nats per token) over the first max_batches x batch_size windows of held-out tokens."""
     n_windows = min(max_batches * batch_size, (len(tokens) - 1) // n_ctx)
     starts = np.arange(n_windows) * n_ctx
     losses = []
     for i in range(0, n_windows, batch_size):
         window = np.stack([tokens[s : s + n_ctx + 1] for s in starts[i : i + batch_size]]).astype(np.int64)
-        losses.append(forward(params, window[:, :-1], window[:, 1:], n_head)[0])
+        losses.append(forward(params, window[:, :-1], window[:, 1:], config)[0])
     return float(np.mean(losses))
 
 
@@ -168,7 +169,7 @@ def train(args):
     try:
         while step < args.steps:
             ids, targets = batch(train_tokens, step, args.seed, args.batch_size, args.n_ctx)
-            loss, acts = forward(params, ids, targets, config.n_head)
+            loss, acts = forward(params, ids, targets, config)
             grads = flatten(backward(params, acts))
             clip_gradients(grads, args.clip)
             optimizer.step(flat, grads, learning_rate(step, args.lr, args.warmup, args.steps))
@@ -177,7 +178,7 @@ def train(args):
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_done / (time.perf_counter() - t0):.0f}")
             bar.update(1)
             if step % args.eval_every == 0 or step == args.steps:
-                val = evaluate(params, val_tokens, config.n_head, config.n_ctx, args.batch_size)
+                val = evaluate(params, val_tokens, config, args.batch_size)
                 history.append(
                     {
                         "step": step,

@@ -9,8 +9,9 @@ from safetensors.torch import save_file
 from transformers import GPT2Config, GPT2LMHeadModel
 
 
-def hf_model(config, seed, attn_implementation="eager"):
-    """A transformers GPT-2 of this shape with every parameter random (biases and layer-norm gains too)."""
+def hf_model(config, seed, attn_implementation="eager", weight_std=0.02, **options):
+    """A transformers GPT-2 of this shape with every parameter random (biases and layer-norm gains too);
+    matrices have std `weight_std`; `options` are further GPT2Config fields (activation_function, ...)."""
     torch.manual_seed(seed)
     hf_config = GPT2Config(
         vocab_size=config.n_vocab,
@@ -21,6 +22,7 @@ def hf_model(config, seed, attn_implementation="eager"):
         bos_token_id=None,
         eos_token_id=None,
         attn_implementation=attn_implementation,
+        **options,
     )
     model = GPT2LMHeadModel(hf_config).eval()
     with torch.no_grad():
@@ -28,7 +30,7 @@ def hf_model(config, seed, attn_implementation="eager"):
             if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name.endswith("ln_f.weight"):
                 p.copy_(1 + 0.1 * torch.randn_like(p))
             else:
-                p.copy_(0.02 * torch.randn_like(p) if p.dim() > 1 else 0.05 * torch.randn_like(p))
+                p.copy_(weight_std * torch.randn_like(p) if p.dim() > 1 else 0.05 * torch.randn_like(p))
     return model
 
 

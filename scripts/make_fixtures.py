@@ -91,6 +91,35 @@ def make_seeded(name, config, seed):
     print(f"{name}: seeded weights, reference only")
 
 
+# GPT2Config options that change the computation, each on a small random model: gptlite must compute them all.
+OPTIONS = {
+    "gelu": {"activation_function": "gelu"},
+    "gelu_pytorch_tanh": {"activation_function": "gelu_pytorch_tanh"},
+    "relu": {"activation_function": "relu"},
+    "silu": {"activation_function": "silu"},
+    "quick_gelu": {"activation_function": "quick_gelu"},
+    "n_inner": {"n_inner": 48},
+    "layer_norm_epsilon": {"layer_norm_epsilon": 1e-2},
+    "no_scale_attn_weights": {"scale_attn_weights": False},
+    "scale_attn_by_inverse_layer_idx": {"scale_attn_by_inverse_layer_idx": True},
+    "reorder_and_upcast_attn": {"reorder_and_upcast_attn": True, "scale_attn_by_inverse_layer_idx": True},
+    "untied_head": {"tie_word_embeddings": False},
+}
+
+
+def make_options():
+    """One directory per option under models/options/, as save_pretrained writes it, with reference logits."""
+    config = Config(n_vocab=200, n_ctx=64, n_embd=32, n_head=4, n_layer=3)
+    for seed, (name, options) in enumerate(OPTIONS.items(), start=10):
+        directory = OUT / "options" / name
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        model = hf_model(config, seed, weight_std=0.3, **options)  # large enough for every option to matter
+        model.save_pretrained(directory)
+        np.savez(directory / "reference.npz", **reference(model, config.n_vocab, seed))
+    print(f"options: {len(OPTIONS)} models")
+
+
 def make_inside_reference(name):
     """transformers' attention patterns and hidden states for the fixture `name` and its prompt.
 
@@ -199,6 +228,7 @@ FIXTURES = {
     ),
     "depth6-bin": lambda: make_pytorch_bins("depth6"),
     "inside": lambda: [make_inside_reference(name) for name in ("tiny", "depth6")],
+    "options": make_options,
     "sampling": make_sampling_reference,
     "xl-heads": lambda: make_seeded(
         "xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5

@@ -47,7 +47,7 @@ def test_held_out_bits_per_byte_at_most_2_5(bundled):
     ids = np.array(bundled.tokenizer.encode(text))
     n_ctx = bundled.config.n_ctx
     windows = np.stack([ids[i : i + n_ctx + 1] for i in range(0, len(ids) - n_ctx - 1, n_ctx)])
-    loss, _ = forward(bundled.params, windows[:, :-1], windows[:, 1:], bundled.config.n_head)
+    loss, _ = forward(bundled.params, windows[:, :-1], windows[:, 1:], bundled.config)
     scored_bytes = len(bundled.tokenizer.decode(windows[:, 1:].reshape(-1).tolist()).encode("utf-8"))
     bits_per_byte = loss * windows[:, 1:].size / scored_bytes / math.log(2)
     assert bits_per_byte <= 2.5, bits_per_byte

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from gptlite import GPT
+from gptlite import GPT, Config
 from gptlite.convert import convert
 from gptlite.convert import main as convert_main
 from gptlite.model import param_shapes
@@ -119,9 +119,9 @@ def test_unsupported_config_is_refused(tmp_path):
     directory = tmp_path / "model"
     shutil.copytree(MODELS / "f16", directory)
     config = json.loads((directory / "config.json").read_text())
-    config["activation_function"] = "relu"
+    config["activation_function"] = "gelu_10"
     (directory / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="activation_function='relu' is not supported"):
+    with pytest.raises(ValueError, match="activation_function='gelu_10' is not supported"):
         GPT.from_pretrained(directory)
 
 
@@ -144,3 +144,29 @@ def test_failed_conversion_leaves_no_model_behind(tmp_path, monkeypatch):
         save_converted(tmp_path / "out", config, tensors, vocab, "test")
     assert not (tmp_path / "out" / "gptlite.json").exists()
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+OPTIONS = sorted(p.name for p in (MODELS / "options").iterdir())
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+def test_gpt2_config_options_are_computed_as_transformers_computes_them(option):
+    """Each GPT2Config option on a small random model: logits within 1e-4 of transformers, same greedy tokens;
+    and the option matters: computing the same weights without it is off by far more."""
+    ref = reference(f"options/{option}")
+    gpt = GPT.from_pretrained(MODELS / "options" / option)
+    assert np.abs(gpt(ref["prompt"]) - ref["logits"]).max() <= 1e-4
+    assert gpt.generate(ref["prompt"], 32, temperature=0, eos_token_id=None) == ref["greedy"].tolist()
+    if option not in ("reorder_and_upcast_attn", "gelu_pytorch_tanh"):  # the same math as GPT-2's, in float32
+        plain = Config(**{k: getattr(gpt.config, k) for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")})
+        params = {k: v for k, v in gpt.params.items() if k != "lm_head"}  # a plain GPT-2 ties its head
+        if plain.d_mlp == gpt.config.d_mlp:  # (n_inner: the weights do not even fit a plain GPT-2)
+            assert np.abs(GPT(plain, params, None)(ref["prompt"]) - ref["logits"]).max() > 1e-3
+
+
+def test_options_survive_conversion(tmp_path):
+    convert(MODELS / "options" / "untied_head", tmp_path / "out")
+    gpt = GPT.from_pretrained(tmp_path / "out")
+    assert not gpt.config.tie_word_embeddings and gpt.params["lm_head"].shape == (200, 32)
+    ref = reference("options/untied_head")
+    assert np.abs(gpt(ref["prompt"]) - ref["logits"]).max() <= 1e-4

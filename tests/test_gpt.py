@@ -104,9 +104,7 @@ def test_batch_logits_match_solo_logits(tiny):
     a, b = tiny.tokenizer.encode("Hello"), tiny.tokenizer.encode("The weather today is nice")
     ids, real, positions = left_pad([a, b])
     n = len(b)
-    x = hidden_states(
-        tiny.params, ids, positions, attention_mask(real, n), KVCache(tiny.config, 2, n), tiny.config.n_head
-    )
+    x = hidden_states(tiny.params, ids, positions, attention_mask(real, n), KVCache(tiny.config, 2, n), tiny.config)
     np.testing.assert_allclose(lm_head(x[0, -1], tiny.params["wte"]), tiny(a)[-1], atol=1e-5)
     np.testing.assert_allclose(lm_head(x[1], tiny.params["wte"]), tiny(b), atol=1e-5)
 

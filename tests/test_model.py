@@ -82,7 +82,7 @@ def test_attn_mlp_block_shapes(x, params):
     out = attn(x, **h["attn"], n_head=CONFIG.n_head, mask=mask, cache=KVCache(CONFIG, B, T).layers[0])
     assert out.shape == (B, T, CONFIG.n_embd) and out.dtype == np.float32
     assert mlp(x, **h["mlp"]).shape == (B, T, CONFIG.n_embd)
-    out = block(x, h, CONFIG.n_head, mask, KVCache(CONFIG, B, T).layers[0])
+    out = block(x, h, CONFIG, 0, mask, KVCache(CONFIG, B, T).layers[0])
     assert out.shape == (B, T, CONFIG.n_embd) and out.dtype == np.float32
 
 
@@ -145,7 +145,7 @@ def test_attention_mask_is_causal_and_hides_padding():
 def test_hidden_states_and_head_shapes(params):
     ids = np.zeros((B, T), np.int64)
     cache = KVCache(CONFIG, B, T)
-    x = hidden_states(params, ids, np.tile(np.arange(T), (B, 1)), no_padding_mask(T, T), cache, CONFIG.n_head)
+    x = hidden_states(params, ids, np.tile(np.arange(T), (B, 1)), no_padding_mask(T, T), cache, CONFIG)
     assert [layer.length for layer in cache.layers] == [T] * CONFIG.n_layer
     assert x.shape == (B, T, CONFIG.n_embd) and x.dtype == np.float32
     assert cache.n_past == T
@@ -200,7 +200,7 @@ def test_cached_and_uncached_logits_agree(params):
     for start, end in [(0, 5)] + [(i, i + 1) for i in range(5, 12)]:  # prefill 5, then one token at a time
         assert cache.n_past == start
         mask = attention_mask(real[:, :end], end - start)
-        x = hidden_states(params, ids[None, start:end], np.arange(start, end)[None], mask, cache, CONFIG.n_head)
+        x = hidden_states(params, ids[None, start:end], np.arange(start, end)[None], mask, cache, CONFIG)
         stepwise.append(lm_head(x[0], params["wte"]))
     np.testing.assert_allclose(np.concatenate(stepwise), full, atol=1e-5)
 

@@ -38,7 +38,7 @@ def test_training_forward_is_the_inference_forward():
     config = Config(n_vocab=50, n_ctx=16, n_embd=16, n_head=2, n_layer=3)
     params = init_params(config, seed=4)
     ids = np.random.default_rng(0).integers(0, 50, (2, 9))
-    _, acts = forward(params, ids, ids, config.n_head)
+    _, acts = forward(params, ids, ids, config)
     gpt = GPT(config, params, None)
     for row in range(2):
         logits = gpt(ids[row])
@@ -56,7 +56,7 @@ def test_gradients_match_central_finite_differences():
     params = random_params(config, 0)
     rng = np.random.default_rng(1)
     ids, targets = rng.integers(0, 13, (2, 6)), rng.integers(0, 13, (2, 6))
-    loss, acts = forward(params, ids, targets, config.n_head)
+    loss, acts = forward(params, ids, targets, config)
     assert np.asarray(loss).dtype == np.float64
     grads = flatten(backward(params, acts))
     flat = flatten(params)
@@ -68,9 +68,9 @@ def test_gradients_match_central_finite_differences():
         for i in np.ndindex(p.shape):
             saved = p[i]
             p[i] = saved + eps
-            up = forward(params, ids, targets, config.n_head)[0]
+            up = forward(params, ids, targets, config)[0]
             p[i] = saved - eps
-            down = forward(params, ids, targets, config.n_head)[0]
+            down = forward(params, ids, targets, config)[0]
             p[i] = saved
             numeric[i] = (up - down) / (2 * eps)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-8, err_msg=name)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import Config, param_shapes
+from ..model import ACTIVATIONS, Config, param_shapes
 from ..releases import GPT2_VOCAB
 from ..tokenizer import find_vocab_files
 from . import safetensors, tf_checkpoint, torch_checkpoint
@@ -53,18 +53,37 @@ def hf_name(name):
     return stem + "." + {"weight": "g" if is_norm else "w", "bias": "b"}.get(kind, kind)
 
 
+def read_json_object(path):
+    """A JSON file that must hold an object; anything else is a one-line ValueError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{path}: not valid JSON ({str(e)[:100]})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(raw).__name__}")
+    return raw
+
+
 def hf_config(path):
-    """Read a Hugging Face GPT-2 `config.json` into a Config, refusing options GPT-2's architecture does not have."""
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    unsupported = {
-        "activation_function": ("gelu_new", raw.get("activation_function", "gelu_new")),
-        "layer_norm_epsilon": (1e-5, raw.get("layer_norm_epsilon", 1e-5)),
-        "n_inner": (None, raw.get("n_inner")),
-    }
-    for key, (expected, found) in unsupported.items():
-        if found != expected:
-            raise ValueError(f"{path}: {key}={found!r} is not supported (GPT-2 uses {expected!r})")
+    """Read a Hugging Face GPT-2 `config.json` into a Config.
+
+    Every `GPT2Config` field that changes the computation is either computed as transformers computes it
+    (`activation_function`, `n_inner`, `layer_norm_epsilon`, `scale_attn_weights`,
+    `scale_attn_by_inverse_layer_idx`, `tie_word_embeddings`; `reorder_and_upcast_attn` only changes the
+    precision of a half-precision model, and gptlite computes in float32 anyway) or refused in one line.
+    """
+    raw = read_json_object(path)
+    if raw.get("model_type", "gpt2") != "gpt2":
+        raise ValueError(f"{path}: model_type {str(raw['model_type'])[:40]!r} is not GPT-2")
+    if raw.get("add_cross_attention"):
+        raise ValueError(f"{path}: add_cross_attention=true (an encoder-decoder model) is not supported")
+    activation = raw.get("activation_function", "gelu_new")
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"{path}: activation_function={str(activation)[:40]!r} is not supported "
+            f"(gptlite has {', '.join(ACTIVATIONS)})"
+        )
     try:
         return Config(
             n_vocab=raw["vocab_size"],
@@ -72,19 +91,28 @@ def hf_config(path):
             n_embd=raw["n_embd"],
             n_head=raw["n_head"],
             n_layer=raw["n_layer"],
+            n_inner=raw.get("n_inner"),
+            activation=activation,
+            layer_norm_epsilon=raw.get("layer_norm_epsilon", 1e-5),
+            scale_attn_weights=raw.get("scale_attn_weights", True),
+            scale_attn_by_inverse_layer_idx=raw.get("scale_attn_by_inverse_layer_idx", False),
+            tie_word_embeddings=raw.get("tie_word_embeddings", True),
         )
     except KeyError as e:
         raise ValueError(f"{path}: missing {e.args[0]}") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def openai_config(path):
     """Read OpenAI's `hparams.json`; its keys are gptlite's."""
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
+    raw = read_json_object(path)
     try:
         return Config(**{k: raw[k] for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")})
     except KeyError as e:
         raise ValueError(f"{path}: missing {e.args[0]}") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def check_shapes(tensors, config, source):
@@ -105,9 +133,12 @@ def to_float32(tensors):
     return {name: t if t.dtype == np.float32 else t.astype(np.float32) for name, t in tensors.items()}
 
 
-def from_hf_tensors(tensors):
-    """Hugging Face names -> gptlite names, dropping buffers and the tied head."""
-    return {hf_name(k): v for k, v in tensors.items() if not k.endswith(SKIPPED_SUFFIXES)}
+def from_hf_tensors(tensors, config):
+    """Hugging Face names -> gptlite names, dropping buffers, and the head unless it is untied."""
+    out = {hf_name(k): v for k, v in tensors.items() if not k.endswith(SKIPPED_SUFFIXES)}
+    if not config.tie_word_embeddings and "lm_head.weight" in tensors:
+        out["lm_head"] = tensors["lm_head.weight"]
+    return out
 
 
 def is_converted(directory):
@@ -120,18 +151,20 @@ def load_dir(directory):
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: model directory not found")
     if is_converted(directory):
-        with open(directory / META_FILE, encoding="utf-8") as f:
-            meta = json.load(f)
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        meta = read_json_object(directory / META_FILE)
+        if meta.get("format") != FORMAT or meta.get("version") != VERSION or not isinstance(meta.get("config"), dict):
             raise ValueError(f"{directory / META_FILE}: not a gptlite v{VERSION} model")
-        config = Config(**meta["config"])
+        try:
+            config = Config(**meta["config"])
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{directory / META_FILE}: {e}") from None
         tensors = safetensors.load(directory / WEIGHTS_FILE)
     elif (directory / "config.json").is_file():
         config = hf_config(directory / "config.json")
         if (directory / "model.safetensors").is_file():
-            tensors = from_hf_tensors(safetensors.load(directory / "model.safetensors"))
+            tensors = from_hf_tensors(safetensors.load(directory / "model.safetensors"), config)
         elif (directory / "pytorch_model.bin").is_file():
-            tensors = from_hf_tensors(torch_checkpoint.load(directory / "pytorch_model.bin"))
+            tensors = from_hf_tensors(torch_checkpoint.load(directory / "pytorch_model.bin"), config)
         else:
             raise FileNotFoundError(f"{directory}: no model.safetensors or pytorch_model.bin")
     elif (directory / "hparams.json").is_file():
