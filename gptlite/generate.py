@@ -93,7 +93,9 @@ def default_model(source):
 
 
 def generate(args):
-    gpt = GPT.from_pretrained(args.model, source=args.source) if args.model else default_model(args.source)
+    if args.model == "":
+        raise ValueError("--model is empty: give a model name or directory, or leave --model out for the default")
+    gpt = GPT.from_pretrained(args.model, source=args.source) if args.model is not None else default_model(args.source)
     pieces = gpt.stream(
         args.prompt,
         args.max_new_tokens,

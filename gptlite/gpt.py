@@ -20,7 +20,7 @@ real tokens, so every row comes out as it would alone.
 import numpy as np
 
 from .model import Config, KVCache, attention_mask, flatten, head_weight, hidden_states, lm_head, log_softmax, nest
-from .sampling import Sampler
+from .sampling import Sampler, is_integer
 from .tokenizer import Tokenizer
 
 
@@ -170,7 +170,7 @@ class GPT:
             steps.append((chosen, top_tokens(logits, alternatives, self.token_str)))
 
         new = []
-        for step in self._tokens([ids], max_new_tokens, sampler, seed, eos, set(), observe):
+        for step in self._tokens([ids], max_new_tokens, sampler, seed, eos, set(), observe, self._text_vocab()):
             new += [t for _, t in step]
         prompt_text = prompt if isinstance(prompt, str) else "".join(self.to_str_tokens(ids))
         text = self.tokenizer.decode(new) if self.tokenizer else " ".join(map(str, new))
@@ -191,23 +191,27 @@ class GPT:
 
     def _check_generation(self, prompts, max_new_tokens, seed):
         """Checked prompts and one random generator per prompt (so that a row samples as it would alone)."""
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        if not is_integer(max_new_tokens) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-        prompts = [self._check_ids(p, max_new_tokens) for p in prompts]
-        seeds = seed if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
+        prompts = [self._check_ids(p, int(max_new_tokens)) for p in prompts]
+        seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
         if len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
-        return prompts, [np.random.default_rng(s) for s in seeds]
+        for s in seeds:
+            if s is not None and (not is_integer(s) or s < 0):
+                raise ValueError(f"a seed must be an integer >= 0 or None, got {str(s)[:40]!r}")
+        return prompts, [np.random.default_rng(None if s is None else int(s)) for s in seeds]
 
-    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped, observe=None):
+    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped, observe=None, n_vocab=None):
         """Generate for a batch of prompts. Each step yields [(row, token)] for the rows still going.
 
         A row ends at eos_token_id (not yielded), after max_new_tokens, or when the
         caller adds it to `stopped` (a set) between steps. `observe(row, logits, token)`,
         if given, sees each yielded token with the logits [n_vocab] it was drawn from.
+        Only ids below n_vocab (default: all) are picked.
         """
         prompts, rngs = self._check_generation(prompts, max_new_tokens, seed)
-        if max_new_tokens == 0:
+        if max_new_tokens == 0 or not prompts:
             return
         ids, real, positions = left_pad(prompts, max_new_tokens)
         history = [list(p) for p in prompts]  # each row's ids so far, for the repetition penalty
@@ -216,7 +220,7 @@ class GPT:
         for _ in range(max_new_tokens):
             mask = attention_mask(real[:, : cache.n_past + ids.shape[1]], ids.shape[1])
             x = hidden_states(self.params, ids, positions, mask, cache, self.config)
-            logits = lm_head(x[:, -1], head_weight(self.params))  # only the last position: [n_rows, n_vocab]
+            logits = lm_head(x[:, -1], head_weight(self.params))[:, :n_vocab]  # the last position: [n_rows, n_vocab]
             tokens = np.array([sampler(logits[i], history[r], rngs[r]) for i, r in enumerate(rows)])
             live = [(int(r), int(t)) for r, t in zip(rows, tokens) if r not in stopped and t != eos_token_id]
             for r, t in live:
@@ -262,6 +266,11 @@ class GPT:
                 out[r].append(t)
         return out if batched else out[0]
 
+    def _text_vocab(self):
+        """Ids that have text: a model may have more embeddings than its tokenizer has tokens (padded to a
+        round number, say); text generation never picks the extra ones, which no tokenizer could decode."""
+        return min(self.config.n_vocab, self.tokenizer.n_vocab) if self.tokenizer else None
+
     def encode_prompt(self, prompt: str) -> list[int]:
         """Text -> ids. <|endoftext|> in a prompt is the special token; an empty prompt starts a new document."""
         if self.tokenizer is None:
@@ -274,10 +283,13 @@ class GPT:
     def _pieces(self, prompts, max_new_tokens, stop, sampler, seed):
         """Yield (row, text) as text prompts are continued; a row's text ends before its first stop string."""
         prompt_ids = [self.encode_prompt(p) for p in prompts]
-        stop = [stop] if isinstance(stop, str) else list(stop)
+        stop = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) for s in stop):
+            raise ValueError(f"stop must be a string or a list of strings, got {str(stop)[:40]!r}")
         texts = [TextStream(self.tokenizer, stop) for _ in prompts]
         stopped = set()
-        for step in self._tokens(prompt_ids, max_new_tokens, sampler, seed, self.tokenizer.eot_token, stopped):
+        eot, n_text = self.tokenizer.eot_token, self._text_vocab()
+        for step in self._tokens(prompt_ids, max_new_tokens, sampler, seed, eot, stopped, n_vocab=n_text):
             for r, token in step:
                 piece = texts[r].feed(token)
                 if texts[r].stopped:

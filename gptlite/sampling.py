@@ -13,6 +13,7 @@ The semantics and their order are Hugging Face transformers' (`generation/logits
 Each function works on one row of logits `[n_vocab]` (float32) and returns a new row.
 """
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,12 +42,24 @@ def apply_top_p(logits, p):
     # Ascending, as transformers sorts; among equal logits the lower id counts as more likely
     # (torch.sort leaves the order of ties unspecified).
     order = np.argsort(-logits, kind="stable")[::-1]
-    cumulative = np.cumsum(softmax(logits[order]))
-    drop = cumulative <= 1 - p
+    # Summed in float64 and rounded to float32, as torch's cumsum does: a float32 running sum over 50,257
+    # probabilities drifts by about 4e-4, enough to move the cut.
+    cumulative = np.cumsum(softmax(logits[order]), dtype=np.float64).astype(np.float32)
+    drop = cumulative <= np.float32(1 - p)
     drop[-1] = False  # the most likely token always stays
     out = logits.copy()
     out[order[drop]] = -np.inf
     return out
+
+
+def is_integer(value) -> bool:
+    """An int or a NumPy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value) -> bool:
+    """An int, a float or a NumPy number, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -59,13 +72,13 @@ class Sampler:
     repetition_penalty: float = 1.0  # 1 = off
 
     def __post_init__(self):
-        if not isinstance(self.temperature, (int, float)) or not self.temperature >= 0:
+        if not is_real(self.temperature) or not self.temperature >= 0:
             raise ValueError(f"temperature must be >= 0 (0 is greedy), got {self.temperature!r}")
-        if not isinstance(self.top_k, (int, np.integer)) or isinstance(self.top_k, bool) or self.top_k < 0:
+        if not is_integer(self.top_k) or self.top_k < 0:
             raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {self.top_k!r}")
-        if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
+        if not is_real(self.top_p) or not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
-        if not isinstance(self.repetition_penalty, (int, float)) or not self.repetition_penalty > 0:
+        if not is_real(self.repetition_penalty) or not 0 < self.repetition_penalty < float("inf"):
             raise ValueError(f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty!r}")
 
     def process(self, logits: np.ndarray, history) -> np.ndarray:
@@ -74,7 +87,13 @@ class Sampler:
             logits = apply_repetition_penalty(logits, history, self.repetition_penalty)
         if self.temperature == 0:
             return logits  # greedy takes the argmax; temperature, top-k and top-p cannot change it
-        logits = logits / np.float32(self.temperature)
+        with np.errstate(over="ignore", divide="ignore"):  # overflow is checked just below
+            logits = logits / np.float32(self.temperature)
+        if not np.isfinite(logits.max()):
+            raise ValueError(
+                f"temperature={self.temperature} is too small: the logits overflow float32; "
+                "use temperature=0 for greedy decoding"
+            )
         if self.top_k:
             logits = apply_top_k(logits, self.top_k)
         if self.top_p < 1:
@@ -82,7 +101,13 @@ class Sampler:
         return logits
 
     def __call__(self, logits: np.ndarray, history, rng: np.random.Generator) -> int:
-        """Pick one token id from a row of logits [n_vocab]; `history` holds the ids of the sequence so far."""
+        """Pick one token id from a row of logits [n_vocab]; `history` holds the ids of the sequence so far.
+
+        NaN or infinite logits raise ValueError (transformers would fail inside torch.multinomial, or take
+        the argmax of a NaN): no token is picked from numbers that mean nothing.
+        """
+        if not np.isfinite(logits).all():
+            raise ValueError("the model's logits are NaN or infinite: its weights are probably corrupt")
         logits = self.process(logits, history)
         if self.temperature == 0:
             return int(np.argmax(logits))

@@ -196,6 +196,30 @@ def make_sampling_reference():
     print("sampling_reference.npz: 4 settings")
 
 
+def make_top_p_reference():
+    """Full-vocabulary rows where a float32 running sum of the probabilities moves the top-p cut: transformers'
+    TopPLogitsWarper keeps what it keeps there, and gptlite must keep the same."""
+    from transformers import TopPLogitsWarper
+
+    rng = np.random.default_rng(7)
+    rows, ps, kept = [], [], []
+    while len(rows) < 6:
+        logits = (rng.standard_normal(50257) * rng.uniform(0.5, 3)).astype(np.float32)
+        p = float(rng.choice([0.5, 0.8, 0.9, 0.95, 0.99]))
+        expected = TopPLogitsWarper(p)(None, torch.from_numpy(logits[None].copy()))[0].numpy()
+        order = np.argsort(-logits, kind="stable")[::-1]
+        probs = np.exp(logits[order] - logits.max())
+        probs = (probs / probs.sum()).astype(np.float32)
+        naive_drop = np.cumsum(probs) <= np.float32(1 - p)  # float32 running sum
+        naive_drop[-1] = False
+        if np.isfinite(expected[order[naive_drop]]).any() or (~np.isfinite(expected[order[~naive_drop]])).any():
+            rows.append(logits)
+            ps.append(p)
+            kept.append(np.isfinite(expected))
+    np.savez(OUT.parent / "top_p_full_vocab.npz", logits=np.stack(rows), p=np.array(ps), kept=np.stack(kept))
+    print("top_p_full_vocab.npz: 6 rows where a float32 sum cuts elsewhere")
+
+
 def full_size_check():
     """gpt2 (124M) shapes, random weights: transformers vs gptlite from the same hub-layout directory."""
     config = Config()
@@ -230,6 +254,7 @@ FIXTURES = {
     "inside": lambda: [make_inside_reference(name) for name in ("tiny", "depth6")],
     "options": make_options,
     "sampling": make_sampling_reference,
+    "top_p": make_top_p_reference,
     "xl-heads": lambda: make_seeded(
         "xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5
     ),

@@ -74,6 +74,28 @@ def random_texts(n, seed=0):
     return texts
 
 
+# Inputs that once broke gptlite: lone surrogates (tiktoken replaces them), and long single pieces, which a
+# quadratic BPE takes minutes over. tiktoken's ids for them are the answer.
+HOSTILE = [
+    "lone \ud800 surrogate",
+    "\udfff at the start",
+    "a pair \ud83d\ude00 of surrogates",
+    "end \udbff",
+    "a" * 5000,
+    "\u6c49\u5b57" * 1500,
+    "1234567890" * 300,
+    " " * 3000 + "x",
+    "\U0001f600" * 800,
+    "!?" * 1500,
+    "\t\n" * 1000,
+    "é" * 2000,
+]
+SPECIAL_CASES = [  # (text, allowed_special): tiktoken ignores allowed names that are not special tokens
+    ("Hi <|foo|> there", ["<|foo|>"]),
+    ("Hi <|endoftext|> there", ["<|endoftext|>", "<|foo|>"]),
+]
+
+
 def main():
     for name, digest in PINNED.items():
         assert hashlib.sha256((VOCAB / name).read_bytes()).hexdigest() == digest, f"{name} differs from tiktoken's"
@@ -81,9 +103,12 @@ def main():
     enc = tiktoken.Encoding(
         "gpt2", pat_str=r50k_pat_str, mergeable_ranks=ranks, special_tokens={"<|endoftext|>": 50256}
     )
-    cases = [{"text": t, "ids": enc.encode_ordinary(t)} for t in CORPUS + random_texts(300)]
+    cases = [{"text": t, "ids": enc.encode_ordinary(t)} for t in CORPUS + random_texts(300) + HOSTILE]
     special = "Hello<|endoftext|>World"
     cases.append({"text": special, "ids": enc.encode(special, allowed_special="all"), "allowed_special": "all"})
+    for text, allowed in SPECIAL_CASES:
+        ids = enc.encode(text, allowed_special=set(allowed))
+        cases.append({"text": text, "ids": ids, "allowed_special": allowed, "disallowed_special": "all"})
     out = ROOT / "tests" / "fixtures" / "tokenizer_golden.json"
     out.write_text(json.dumps(cases, ensure_ascii=True, indent=0) + "\n")
     print(f"wrote {len(cases)} cases to {out}")

@@ -102,3 +102,8 @@ def test_runs_as_a_module():
         timeout=60,
     )
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def test_an_empty_model_name_is_an_error_not_the_default(capsys):
+    assert main(["Hi", "--model", ""]) == 2
+    assert "--model is empty" in capsys.readouterr().err

@@ -152,3 +152,42 @@ def test_text_calls_need_a_tokenizer():
     assert len(gpt.generate([1, 2, 3], 4)) == 4
     with pytest.raises(ValueError, match="no tokenizer"):
         gpt.complete("Hi")
+
+
+def test_numpy_numbers_work_wherever_python_numbers_do(tiny):
+    ids = tiny.tokenizer.encode("Hello")
+    expected = tiny.generate(ids, 4, temperature=0.7, top_k=5, seed=1)
+    assert (
+        tiny.generate(np.array(ids), np.int64(4), temperature=np.float32(0.7), top_k=np.int32(5), seed=np.int64(1))
+        == expected
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"seed": "abc"}, "seed must be an integer"), ({"seed": -1}, "seed must be an integer"),
+     ({"seed": 1.5}, "seed must be an integer"), ({"stop": 5}, "stop must be a string"),
+     ({"stop": ["a", 3]}, "stop must be a string"), ({"max_new_tokens": True}, "max_new_tokens")],
+)  # fmt: skip
+def test_bad_generation_arguments(tiny, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny.complete("Hi", **{"max_new_tokens": 3, **kwargs})
+
+
+def test_complete_of_no_prompts_is_no_texts(tiny):
+    assert tiny.complete([]) == []
+
+
+def test_a_model_with_more_embeddings_than_tokens_only_writes_tokens_that_have_text():
+    """A vocabulary padded past the tokenizer (nanoGPT's 50304, say): the extra ids are never picked for text."""
+    tokenizer = GPT.from_pretrained(MODELS / "tiny").tokenizer
+    config = Config(n_vocab=50304, n_ctx=32, n_embd=8, n_head=2, n_layer=1)
+    params = init_params(config)
+    params["wte"] = params["wte"].copy()
+    params["wte"][50257:] = 5.0  # with a hidden state of about all ones, the padding ids win every time
+    params["ln_f"] = {"g": np.ones(8, np.float32), "b": np.ones(8, np.float32)}
+    gpt = GPT(config, params, tokenizer)
+    assert min(gpt.generate([1, 2], 4, temperature=0)) >= 50257  # as ids, they can be had
+    trace = gpt.trace("Hi", 4, temperature=0)
+    assert all(chosen.id < 50257 for chosen, _ in trace.steps) and len(trace.steps) > 0
+    assert isinstance(gpt.complete("Hi", 5, temperature=0), str)

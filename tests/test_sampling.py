@@ -73,3 +73,29 @@ def test_never_samples_an_excluded_token():
 def test_bad_settings_raise_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Sampler(**kwargs)
+
+
+def test_top_p_cut_matches_transformers_over_the_full_vocabulary():
+    """Rows chosen (scripts/make_fixtures.py) where a float32 running sum would keep a different set."""
+    ref = np.load(FIXTURES / "top_p_full_vocab.npz")
+    for logits, p, kept in zip(ref["logits"], ref["p"], ref["kept"]):
+        np.testing.assert_array_equal(np.isfinite(apply_top_p(logits, float(p))), kept)
+
+
+def test_non_finite_logits_raise_instead_of_picking_a_token():
+    rng = np.random.default_rng(0)
+    for bad in (np.nan, np.inf, -np.inf):
+        logits = np.zeros(10, np.float32)
+        logits[3] = bad
+        for sampler in (Sampler(temperature=0), Sampler()):
+            with pytest.raises(ValueError, match="NaN or infinite"):
+                sampler(logits, [], rng)
+    with pytest.raises(ValueError, match="too small"):
+        Sampler(temperature=1e-45)(np.array([5.0, 1.0], np.float32), [], rng)
+
+
+def test_numpy_numbers_are_accepted_and_bools_are_not():
+    Sampler(np.float32(0.7), np.int64(5), np.float64(0.9), np.float32(1.1))
+    for bad in ({"temperature": True}, {"top_k": 2.5}, {"top_p": "0.9"}, {"repetition_penalty": float("inf")}):
+        with pytest.raises(ValueError):
+            Sampler(**bad)
