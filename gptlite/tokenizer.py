@@ -84,17 +84,40 @@ def read_vocab(encoder_path, merges_path):
     Both pairs hold the same data: a JSON map symbol -> id, and a text file of
     merges, one "left right" pair per line, best first, after a "#version" line.
     """
-    with open(encoder_path, encoding="utf-8") as f:
-        encoder = json.load(f)
-    with open(merges_path, encoding="utf-8") as f:
-        lines = f.read().split("\n")
+    try:
+        with open(encoder_path, encoding="utf-8") as f:
+            encoder = json.load(f)
+        with open(merges_path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{Path(encoder_path).parent}: unreadable tokenizer files ({str(e)[:100]})") from None
     merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
     for i, pair in enumerate(merges):
         if len(pair) != 2:
             raise ValueError(
-                f"{merges_path}: merge {i + 1} is not two symbols separated by one space: {' '.join(pair)!r}"
+                f"{merges_path}: merge {i + 1} is not two symbols separated by one space: {' '.join(pair)[:80]!r}"
             )
     return encoder, merges
+
+
+def check_vocab(encoder, merges):
+    """Refuse a vocabulary that cannot encode every text or decode every id, before anything is built from it:
+    ids must be 0..n-1, each once; every byte must have a symbol; every merge must join two known symbols into
+    a known one; a symbol must be made of byte symbols (special tokens are plain ASCII, so they are too)."""
+    if not isinstance(encoder, dict) or not all(isinstance(s, str) and type(i) is int for s, i in encoder.items()):
+        raise ValueError("the vocabulary is not a map from symbols to integer ids")
+    ids = set(encoder.values())
+    if len(ids) != len(encoder) or (ids and (min(ids) != 0 or max(ids) != len(ids) - 1)):
+        raise ValueError(f"the vocabulary's ids are not 0..{len(encoder) - 1}, each once")
+    byte_symbols = set(bytes_to_unicode().values())
+    if not byte_symbols <= encoder.keys():
+        raise ValueError("the vocabulary lacks a symbol for some byte")
+    for symbol in encoder:
+        if not set(symbol) <= byte_symbols:
+            raise ValueError(f"the vocabulary's symbol {symbol[:40]!r} is not made of byte symbols")
+    for left, right in merges:
+        if left not in encoder or right not in encoder or left + right not in encoder:
+            raise ValueError(f"the merge {left[:40]!r} + {right[:40]!r} joins symbols the vocabulary lacks")
 
 
 def find_vocab_files(directory):
@@ -110,6 +133,7 @@ class Tokenizer:
     """Byte-level BPE: `encode(text) -> list[int]`, `decode(ids) -> str`."""
 
     def __init__(self, encoder, merges):
+        check_vocab(encoder, merges)
         self.encoder = encoder  # symbol string -> id
         self.ranks = {pair: rank for rank, pair in enumerate(merges)}  # (left, right) -> merge priority
         self.special_tokens = {ENDOFTEXT: encoder[ENDOFTEXT]} if ENDOFTEXT in encoder else {}
@@ -123,8 +147,12 @@ class Tokenizer:
         self._cache = {}  # piece -> ids; text repeats its words, so most pieces are seen before
 
     @classmethod
-    def from_files(cls, encoder_path, merges_path):
-        return cls(*read_vocab(encoder_path, merges_path))
+    def from_files(cls, encoder_path, merges_path) -> "Tokenizer":
+        encoder, merges = read_vocab(encoder_path, merges_path)
+        try:
+            return cls(encoder, merges)
+        except ValueError as e:
+            raise ValueError(f"{encoder_path}: {e}") from None
 
     @classmethod
     def from_pretrained(cls, name_or_dir="gpt2") -> "Tokenizer":

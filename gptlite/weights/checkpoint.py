@@ -117,6 +117,10 @@ def openai_config(path):
 
 def check_shapes(tensors, config, source):
     """Raise ValueError naming the first tensor that is missing, unexpected or of the wrong shape."""
+    if 12 * config.n_layer > len(tensors):  # before listing the names a config implies: n_layer may be absurd
+        raise ValueError(
+            f"{source}: the config has {config.n_layer} layers, but the weights hold {len(tensors)} tensors"
+        )
     expected = param_shapes(config)
     for name, shape in expected.items():
         if name not in tensors:

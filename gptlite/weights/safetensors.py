@@ -14,6 +14,7 @@ the model first touches them.
 """
 
 import json
+import math
 import os
 import struct
 
@@ -29,33 +30,71 @@ DTYPES = {
 DTYPE_NAMES = {np.dtype(v): k for k, v in DTYPES.items() if k != "BF16"}
 
 
+MAX_HEADER = 100_000_000  # bytes; the reference implementation refuses larger headers too
+
+
 def read_header(path):
-    """Return (header dict, byte offset where the data starts), checking the header against the file size."""
+    """Return (header dict, byte offset where the data starts), checking it against the spec and the file.
+
+    Every tensor must have a known dtype, a shape of non-negative integers and offsets that hold exactly its
+    bytes; together the tensors must tile the data, with no overlap and no hole (the spec's rule). So no
+    tensor is ever read twice, and nothing allocated for a file can exceed what the file itself holds.
+    """
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         prefix = f.read(8)
         if len(prefix) < 8:
             raise ValueError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
         (n,) = struct.unpack("<Q", prefix)
-        if n > size - 8:
+        if n > size - 8 or n > MAX_HEADER:
             raise ValueError(
                 f"{path}: not a safetensors file, or truncated (header of {n} bytes in a {size}-byte file)"
             )
         try:
-            header = json.loads(f.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: broken safetensors header ({e})") from None
-    data_size = size - 8 - n
+            header = json.loads(f.read(n), object_pairs_hook=_no_duplicate_names)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            raise ValueError(f"{path}: broken safetensors header ({str(e)[:100]})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: the safetensors header is not a JSON object")
+    metadata = header.get("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError(f"{path}: __metadata__ must map strings to strings")
+    spans = []
     for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        if info["dtype"] not in DTYPES:
-            raise ValueError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
-        expected = int(np.prod(info["shape"], dtype=np.int64)) * np.dtype(DTYPES[info["dtype"]]).itemsize
-        if not 0 <= begin <= end <= data_size or end - begin != expected:
-            raise ValueError(f"{path}: tensor {name} has data offsets {begin}..{end} that do not fit the file")
+        if name != "__metadata__":
+            spans.append((*_check_entry(path, name, info), name))
+    end_of_previous = 0
+    for begin, end, name in sorted(spans):
+        if begin != end_of_previous:
+            what = "overlaps the tensor before it" if begin < end_of_previous else "leaves a hole before it"
+            raise ValueError(f"{path}: tensor {name[:80]} {what} (offsets {begin}..{end})")
+        end_of_previous = end
+    if end_of_previous != size - 8 - n:
+        raise ValueError(f"{path}: the tensors hold {end_of_previous} bytes, the file {size - 8 - n} (truncated?)")
     return header, 8 + n
+
+
+def _no_duplicate_names(pairs):
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError("a name appears twice in the safetensors header")
+    return dict(pairs)
+
+
+def _check_entry(path, name, info):
+    """(begin, end) of one tensor's bytes, after checking its dtype, shape and offsets."""
+    if not isinstance(info, dict) or info.get("dtype") not in DTYPES:
+        dtype = info.get("dtype") if isinstance(info, dict) else None
+        raise ValueError(f"{path}: tensor {name[:80]} has no supported dtype ({str(dtype)[:20]})")
+    shape, offsets = info.get("shape"), info.get("data_offsets")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise ValueError(f"{path}: tensor {name[:80]} has a shape that is not a list of sizes")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+        raise ValueError(f"{path}: tensor {name[:80]} has data_offsets that are not two integers")
+    begin, end = offsets
+    if begin < 0 or end - begin != math.prod(shape) * np.dtype(DTYPES[info["dtype"]]).itemsize:
+        raise ValueError(f"{path}: tensor {name[:80]} has data offsets {begin}..{end} that do not fit its shape")
+    return begin, end
 
 
 def load(path, mmap=True):

@@ -26,6 +26,7 @@ OpenAI's variables are `model/wte`, `model/h0/attn/c_attn/w` and so on; the
 weights of their "conv1d" layers carry a leading dimension of 1.
 """
 
+import math
 import os
 import struct
 
@@ -42,9 +43,10 @@ BFLOAT16 = 14
 
 
 def varint(buf, pos):
-    """Decode a protobuf / LevelDB varint at pos: 7 bits per byte, low bits first, high bit = more follows."""
-    result = shift = 0
-    while True:
+    """Decode a protobuf / LevelDB varint at pos: 7 bits per byte, low bits first, high bit = more follows.
+    A 64-bit number takes at most 10 bytes; a longer one is a broken file, not a bigger number."""
+    result = 0
+    for shift in range(0, 70, 7):
         if pos >= len(buf):
             raise ValueError("varint runs past the end of its buffer")
         byte = buf[pos]
@@ -52,7 +54,7 @@ def varint(buf, pos):
         pos += 1
         if not byte & 0x80:
             return result, pos
-        shift += 7
+    raise ValueError("varint longer than 10 bytes")
 
 
 def proto_fields(buf):
@@ -63,10 +65,11 @@ def proto_fields(buf):
         field, wire = key >> 3, key & 7
         if wire == 0:
             value, pos = varint(buf, pos)
-        elif wire == 1:
-            value, pos = struct.unpack_from("<Q", buf, pos)[0], pos + 8
-        elif wire == 5:
-            value, pos = struct.unpack_from("<I", buf, pos)[0], pos + 4
+        elif wire in (1, 5):  # fixed64, fixed32
+            size = 8 if wire == 1 else 4
+            if pos + size > len(buf):
+                raise ValueError("fixed-size protobuf field runs past the end of its message")
+            value, pos = int.from_bytes(buf[pos : pos + size], "little"), pos + size
         elif wire == 2:
             length, pos = varint(buf, pos)
             value, pos = bytes(buf[pos : pos + length]), pos + length
@@ -89,6 +92,10 @@ def parse_entry(buf):
             entry[{3: "shard", 4: "offset", 5: "size", 6: "crc32c"}[field]] = value
         elif field == 7:
             raise ValueError("partitioned (sliced) variables are not supported")
+    if not all(isinstance(v, int) for k, v in entry.items() if k != "shape" and v is not None) or not all(
+        isinstance(d, int) for d in entry["shape"]
+    ):
+        raise ValueError("a tensor entry has a field of the wrong type")
     return entry
 
 
@@ -131,6 +138,16 @@ def read_index(path):
     """The index file -> (header fields, {tensor name: entry dict})."""
     with open(path, "rb") as f:
         data = f.read()
+    try:
+        return _parse_index(data, path)
+    except (struct.error, UnicodeDecodeError, TypeError) as e:  # struct: a fixed field cut short
+        raise ValueError(f"{path}: broken checkpoint index ({str(e)[:100]})") from None
+    except ValueError as e:
+        message = str(e)
+        raise ValueError(message if message.startswith(str(path)) else f"{path}: {message[:200]}") from None
+
+
+def _parse_index(data, path):
     if len(data) < FOOTER_SIZE or struct.unpack_from("<Q", data, len(data) - 8)[0] != MAGIC:
         raise ValueError(f"{path}: not a TensorFlow checkpoint index (no table magic number; truncated?)")
     footer = data[-FOOTER_SIZE:]
@@ -156,11 +173,15 @@ def load(prefix):
     """Read every tensor of the checkpoint `prefix` (e.g. "dir/model.ckpt") into {name: np.ndarray}."""
     header, entries = read_index(f"{prefix}.index")
     n_shards = header.get(1, 1)
+    if not isinstance(n_shards, int) or not 1 <= n_shards <= 99999:
+        raise ValueError(f"{prefix}.index: the header gives {str(n_shards)[:20]} data shards")
     shards = {}
     tensors = {}
     for name, entry in entries.items():
         if entry["dtype"] not in DTYPES:
             raise ValueError(f"{prefix}: tensor {name} has unsupported dtype {entry['dtype']}")
+        if not isinstance(entry["shard"], int) or entry["shard"] >= n_shards:
+            raise ValueError(f"{prefix}.index: tensor {name[:80]} is in shard {str(entry['shard'])[:20]} of {n_shards}")
         shard = f"{prefix}.data-{entry['shard']:05d}-of-{n_shards:05d}"
         if shard not in shards:
             if not os.path.isfile(shard):
@@ -168,7 +189,7 @@ def load(prefix):
             shards[shard] = np.memmap(shard, dtype=np.uint8, mode="r")
         data = shards[shard]
         dtype = np.dtype(DTYPES[entry["dtype"]]).newbyteorder("<")
-        count = int(np.prod(entry["shape"], dtype=np.int64))
+        count = math.prod(entry["shape"])  # exact: a made-up shape cannot overflow it
         if entry["size"] != count * dtype.itemsize or entry["offset"] + entry["size"] > len(data):
             raise ValueError(f"{shard}: tensor {name} does not fit the data file (truncated?)")
         raw = data[entry["offset"] : entry["offset"] + entry["size"]]

@@ -21,6 +21,8 @@ downloaded checkpoint could run code. The unpickler here resolves only the few
 globals a state dict needs and refuses everything else, before anything runs.
 """
 
+import math
+import os
 import pickle
 import zipfile
 from collections import OrderedDict
@@ -57,20 +59,34 @@ class TensorRef:
     """What `_rebuild_tensor_v2` returns here: where a tensor's elements are, made into an array later."""
 
     def __init__(self, storage, offset, size, stride, *_ignored):
-        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
-    def to_numpy(self, name):
-        elements = self.storage.array
-        last = (
-            self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
-            if all(self.size)
-            else self.offset - 1
+    def where(self, name):
+        """(storage key, offset, size, stride), checked: the tensor lies inside its storage and no element of
+        it is another of its elements (a stride of 0 would make a huge tensor of one stored number)."""
+        ok = (
+            isinstance(self.storage, Storage)
+            and _is_index(self.offset)
+            and isinstance(self.size, tuple)
+            and isinstance(self.stride, tuple)
+            and len(self.size) == len(self.stride)
+            and all(_is_index(n) for n in self.size)
+            and all(_is_index(s) for s in self.stride)
         )
-        if self.offset < 0 or last >= len(elements) or min(self.stride, default=0) < 0:
+        if not ok:
+            raise ValueError(f"tensor {name[:80]} is not a plain view of a storage")
+        if math.prod(self.size) > 1 and any(n > 1 and s == 0 for n, s in zip(self.size, self.stride)):
+            raise ValueError(f"tensor {name[:80]} repeats its elements (a stride of 0): not a saved parameter")
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
+        if math.prod(self.size) and last >= self.storage.numel:
             raise ValueError(
-                f"tensor {name} reaches outside its storage "
-                f"(offset {self.offset}, size {self.size}, stride {self.stride})"
+                f"tensor {name[:80]} reaches outside its storage "
+                f"(offset {self.offset}, size {list(self.size)}, stride {list(self.stride)})"
             )
+        return self.storage.key, self.offset, self.size, self.stride
+
+    def to_numpy(self):
+        elements = self.storage.array
         view = np.lib.stride_tricks.as_strided(
             elements[self.offset :],
             shape=self.size,
@@ -83,15 +99,24 @@ class TensorRef:
         return array
 
 
-def rebuild_parameter(data, requires_grad, backward_hooks):
-    return data  # an nn.Parameter is its tensor here
+def _is_index(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-ALLOWED = {
-    ("torch._utils", "_rebuild_tensor_v2"): TensorRef,
-    ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
-    ("collections", "OrderedDict"): OrderedDict,
-}
+def _allowed(module, name):
+    """A fresh callable for each global a state dict may name: the pickle's BUILD opcode can set attributes on
+    what a global resolves to, and a fresh object takes those changes with it when the load ends."""
+    if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+        return lambda *args: TensorRef(*args)
+    if (module, name) == ("torch._utils", "_rebuild_parameter"):
+        return lambda data, *_requires_grad_and_hooks: data  # an nn.Parameter is its tensor here
+    if (module, name) == ("collections", "OrderedDict"):
+        return lambda *args: OrderedDict(*args)
+    return None
+
+
+class Refused(ValueError):
+    """A pickle asked for something a state dict never needs."""
 
 
 class StateDictUnpickler(pickle.Unpickler):
@@ -104,39 +129,61 @@ class StateDictUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if module == "torch" and name in STORAGE_DTYPES:
             return StorageType(name)  # appears inside persistent ids, never called
-        if (module, name) in ALLOWED:
-            return ALLOWED[(module, name)]
-        raise ValueError(
-            f"{self.source}: refusing to unpickle {module}.{name}: a state dict never needs it, and loading "
-            "a checkpoint must not run code"
-        )
+        allowed = _allowed(module, name)
+        if allowed is None:
+            raise Refused(
+                f"{self.source}: refusing to unpickle {str(module)[:60]}.{str(name)[:60]}: a state dict never "
+                "needs it, and loading a checkpoint must not run code"
+            )
+        return allowed
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
-            raise ValueError(f"{self.source}: unexpected persistent id {pid!r}")
+        # Never repr() pid: nested references can make its text exponentially long (a "billion laughs").
+        if not (isinstance(pid, tuple) and len(pid) >= 5 and isinstance(pid[0], str) and pid[0] == "storage"):
+            raise Refused(f"{self.source}: unexpected persistent id (a {type(pid).__name__}, not a storage)")
         _, storage_type, key, _location, numel = pid[:5]
-        if not isinstance(storage_type, StorageType):
-            raise ValueError(f"{self.source}: unknown storage type in {pid!r}")
-        return self.storages.setdefault(str(key), Storage(storage_type, str(key), numel))
+        if not isinstance(storage_type, StorageType) or not isinstance(key, (str, int)) or not _is_index(numel):
+            raise Refused(f"{self.source}: malformed storage reference")
+        storage = self.storages.setdefault(str(key)[:100], Storage(storage_type, str(key)[:100], numel))
+        if storage.numel != numel or storage.type.name != storage_type.name:
+            raise Refused(f"{self.source}: storage {storage.key} is described two different ways")
+        return storage
 
 
 def _unpickle(file, source, storages):
     try:
         return StateDictUnpickler(file, source, storages).load()
-    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError) as e:
-        raise ValueError(f"{source}: not a readable PyTorch state dict ({e})") from None
+    except Refused:
+        raise
+    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError, KeyError, ValueError,
+            RecursionError, OverflowError, UnicodeDecodeError, MemoryError, zipfile.BadZipFile) as e:  # fmt: skip
+        raise ValueError(f"{source}: not a readable PyTorch state dict ({type(e).__name__}: {str(e)[:100]})") from None
 
 
-def _tensors(state_dict, source):
+def _tensors(state_dict, source, budget):
+    """Materialise every tensor, at most `budget` bytes in all; a tensor saved twice (tied weights) is one array."""
     if not isinstance(state_dict, dict) or not all(isinstance(v, TensorRef) for v in state_dict.values()):
         raise ValueError(f"{source}: does not hold a state dict of tensors")
-    return {name: ref.to_numpy(name) for name, ref in state_dict.items()}
+    places = {}
+    for name, ref in state_dict.items():
+        if not isinstance(name, str):
+            raise ValueError(f"{source}: a state dict key is not a string")
+        try:
+            places[name] = ref.where(name)
+        except ValueError as e:
+            raise ValueError(f"{source}: {e}") from None
+    distinct = {place: state_dict[name] for name, place in places.items()}
+    needed = sum(math.prod(ref.size) * ref.storage.type.dtype.itemsize for ref in distinct.values())
+    if needed > budget:
+        raise ValueError(f"{source}: its tensors would take {needed} bytes, more than the {budget} bytes it stores")
+    arrays = {place: ref.to_numpy() for place, ref in distinct.items()}
+    return {name: arrays[place] for name, place in places.items()}
 
 
 def _read_storage(storage, raw, source):
     expected = storage.numel * storage.type.dtype.itemsize
-    if len(raw) < expected:
-        raise ValueError(f"{source}: storage {storage.key} is truncated ({len(raw)} of {expected} bytes)")
+    if len(raw) != expected:
+        raise ValueError(f"{source}: storage {storage.key} holds {len(raw)} bytes, not {expected} (truncated file?)")
     storage.array = np.frombuffer(raw, dtype=storage.type.dtype, count=storage.numel)
 
 
@@ -149,24 +196,38 @@ def load(path):
 
 def _load_zip(path):
     storages = {}
-    with zipfile.ZipFile(path) as archive:
-        pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise ValueError(f"{path}: a broken zip archive ({str(e)[:100]})") from None
+    with archive:
+        entries = {info.filename: info for info in archive.infolist()}
+        if any(info.compress_type != zipfile.ZIP_STORED for info in entries.values()):
+            # torch.save stores every entry as is; a compressed one could inflate to any size
+            raise ValueError(f"{path}: compressed zip entries: not a checkpoint torch.save wrote")
+        pickles = [n for n in entries if n.endswith("/data.pkl")]
         if len(pickles) != 1:
             raise ValueError(f"{path}: a zip file, but not a PyTorch checkpoint (no <root>/data.pkl)")
         root = pickles[0][: -len("data.pkl")]
         with archive.open(pickles[0]) as f:
             state_dict = _unpickle(f, path, storages)
         for storage in storages.values():
+            info = entries.get(f"{root}data/{storage.key}")
+            if info is None:
+                raise ValueError(f"{path}: storage {storage.key} is missing from the archive")
+            if info.file_size != storage.numel * storage.type.dtype.itemsize:
+                raise ValueError(f"{path}: storage {storage.key} has {info.file_size} bytes, not the size it declares")
             try:
-                raw = archive.read(f"{root}data/{storage.key}")
-            except KeyError:
-                raise ValueError(f"{path}: storage {storage.key} is missing from the archive") from None
+                raw = archive.read(info)
+            except (zipfile.BadZipFile, OSError) as e:
+                raise ValueError(f"{path}: storage {storage.key} cannot be read ({str(e)[:100]})") from None
             _read_storage(storage, raw, path)
-    return _tensors(state_dict, path)
+    return _tensors(state_dict, path, sum(info.file_size for info in entries.values()))
 
 
 def _load_legacy(path):
     storages = {}
+    size = os.path.getsize(path)
     with open(path, "rb") as f:
         if _unpickle(f, path, storages) != LEGACY_MAGIC:
             raise ValueError(f"{path}: not a PyTorch checkpoint (no zip archive, no legacy magic number)")
@@ -175,10 +236,13 @@ def _load_legacy(path):
         _unpickle(f, path, storages)  # system info: byte order and type sizes
         state_dict = _unpickle(f, path, storages)
         keys = _unpickle(f, path, storages)
+        if not isinstance(keys, list) or not all(isinstance(k, (str, int)) and str(k) in storages for k in keys):
+            raise ValueError(f"{path}: the list of storages does not match the state dict")
         for key in keys:
             storage = storages[str(key)]
             count = np.frombuffer(f.read(8), dtype="<i8")
-            if count.size != 1 or count[0] != storage.numel:
-                raise ValueError(f"{path}: storage {key} header does not match its size (truncated file?)")
-            _read_storage(storage, f.read(storage.numel * storage.type.dtype.itemsize), path)
-    return _tensors(state_dict, path)
+            n_bytes = storage.numel * storage.type.dtype.itemsize
+            if count.size != 1 or count[0] != storage.numel or f.tell() + n_bytes > size:
+                raise ValueError(f"{path}: storage {storage.key} does not match its size (truncated file?)")
+            _read_storage(storage, f.read(n_bytes), path)
+    return _tensors(state_dict, path, size)
