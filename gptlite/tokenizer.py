@@ -118,6 +118,13 @@ def check_vocab(encoder, merges):
     for left, right in merges:
         if left not in encoder or right not in encoder or left + right not in encoder:
             raise ValueError(f"the merge {left[:40]!r} + {right[:40]!r} joins symbols the vocabulary lacks")
+    made = byte_symbols | {left + right for left, right in merges}
+    orphans = [s for s in encoder if s not in made and not (s.startswith("<") and s.endswith(">"))]
+    if orphans:  # every symbol but the special tokens (<|endoftext|>, ...) must come out of some merge
+        raise ValueError(
+            f"{len(orphans)} symbols (such as {orphans[0][:40]!r}) come out of no merge: "
+            f"is the merges file cut short? ({len(merges)} merges)"
+        )
 
 
 def find_vocab_files(directory):

@@ -7,7 +7,11 @@ Range requests get 206 partial content.
 
 Faults, per file name, each used by one request in order: an int answers that HTTP
 status; ("drop", n) sends n bytes and closes the connection; ("corrupt", i) flips
-byte i of what is sent. `delay` slows every 64 KiB block (for concurrency tests).
+byte i of what is sent; ("retry-after", s) answers 429 with Retry-After: s;
+("replace", data) sends data instead, as if it were the file (an HTML error page
+served with 200, a cut-short file with a matching length); ("oversize", n) sends n
+bytes more than the file; ("trickle", s) sends one byte every s seconds (until the
+client hangs up). `delay` slows every 64 KiB block (for concurrency tests).
 """
 
 import hashlib
@@ -104,6 +108,17 @@ class FakeHub:
                 fault = hub._next_fault(name)
                 if isinstance(fault, int):
                     return self.status(fault)
+                if fault and fault[0] == "retry-after":
+                    self.send_response(429)
+                    self.send_header("Retry-After", str(fault[1]))
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
+                if fault and fault[0] == "replace":
+                    data = fault[1]
+                if fault and fault[0] == "oversize":
+                    data = data + b"\0" * fault[1]
+                if fault and fault[0] == "trickle":
+                    return self.trickle(data, fault[1])
                 start = 0
                 m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
                 if m:
@@ -125,5 +140,18 @@ class FakeHub:
                 if limit < len(body):
                     self.wfile.flush()
                     self.close_connection = True
+
+            def trickle(self, data, interval):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                try:
+                    for i in range(min(len(data), 600)):  # bounded: it stops by itself within minutes at worst
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(interval)
+                except OSError:
+                    pass  # the client gave up on us, as it should
+                self.close_connection = True
 
         return Handler

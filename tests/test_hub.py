@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -197,3 +198,73 @@ def test_generate_downloads_on_first_use(fake, capsys):
     assert capsys.readouterr().out.startswith("Hello")
     assert generate_main(["Hello", "--model", "nobody/nothing"]) == 2
     assert "not found (404)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("revision", ["..", ".", "a/../b", "/main", "main/", "", "x" * 300, "a b", "v1\n"])
+def test_revisions_that_could_leave_the_cache_are_refused(fake, revision):
+    with pytest.raises(ValueError, match="bad revision"):
+        GPT.from_pretrained("gpt2", revision=revision)
+    assert not (hub.home() / "downloads").exists() and not (hub.home() / "models").exists()
+
+
+@pytest.mark.parametrize("name", ["a--b/c", "a/b--c", "a/..b", "-a/b", "a/b.", "a/b/c", "a/" + "x" * 97])
+def test_names_the_hub_would_refuse_are_refused(fake, name):
+    with pytest.raises((ValueError, FileNotFoundError)):
+        GPT.from_pretrained(name)
+
+
+def test_cache_keys_are_one_to_one():
+    keys = {hub.plan(name, revision=rev)[0] for name, rev in
+            [("a/b", "x/y"), ("a/b", "x--y"), ("a/b", "x.y"), ("a/b-c", "main"), ("a-b/c", "main")]}  # fmt: skip
+    assert len(keys) == 5
+    assert hub.plan("gpt2")[0] == "hf/openai-community--gpt2/main"  # unchanged for every existing cache
+
+
+@pytest.mark.parametrize(
+    "filename, bad",
+    [("config.json", b"<html><body>Service temporarily unavailable</body></html>"),
+     ("merges.txt", (MODELS / "tiny" / "merges.txt").read_bytes()[:20_000]),
+     ("vocab.json", b'{"a": 0}')],
+)  # fmt: skip
+def test_a_bad_file_served_with_200_is_never_kept(fake, filename, bad):
+    fake.faults[filename] = [("replace", bad)]
+    with pytest.raises(ValueError, match=f"deleted what had no checksum .*{filename}.*run again"):
+        GPT.from_pretrained("gpt2")
+    assert not hub.is_cached("gpt2")
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")  # the next run fetches it anew
+    assert len(fake.requests_for("model.safetensors")) == 2  # 302 + body, once: the checked weights were kept
+
+
+def test_a_trickling_server_is_dropped_and_retried(fake, monkeypatch):
+    monkeypatch.setattr(hub, "RATE_WINDOW", 0.5)
+    monkeypatch.setattr(hub, "MIN_RATE", 100)
+    fake.faults["config.json"] = [("trickle", 0.1)]
+    start = time.perf_counter()
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+    assert time.perf_counter() - start < 30 and len(fake.requests_for("config.json")) == 2
+
+
+def test_a_body_longer_than_declared_stops_at_the_declared_size(fake):
+    fake.faults["model.safetensors"] = [("oversize", 5_000_000)]
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+    assert len(fake.requests_for("model.safetensors")) == 4  # 302 + oversized body, then 302 + the right body
+
+
+def test_429_waits_as_long_as_retry_after_says(fake):
+    fake.faults["config.json"] = [("retry-after", 1)]
+    start = time.perf_counter()
+    assert_logits(GPT.from_pretrained("gpt2"), "tiny")
+    assert time.perf_counter() - start >= 1 and len(fake.requests_for("config.json")) == 2
+
+
+def test_no_leftovers(fake):
+    """A made-up repo leaves no folders; temporary files of a killed conversion are cleaned up next time."""
+    with pytest.raises(FileNotFoundError, match="404"):
+        GPT.from_pretrained("nobody/nothing")
+    assert sorted(p.name for p in hub.home().iterdir()) == ["locks"]
+    target = cached()
+    target.mkdir(parents=True)
+    (target / ".weights.safetensors.x1y2.tmp").write_bytes(b"\0" * 1000)  # as a SIGKILL mid-write leaves it
+    GPT.from_pretrained("gpt2")
+    assert not list(target.glob(".*.tmp"))
+    assert not (hub.home() / "downloads").exists()

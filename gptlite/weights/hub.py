@@ -26,16 +26,19 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import requests
 from tqdm import tqdm
 
 from ..releases import BUNDLED, BUNDLED_DIR, RELEASES, known_names
+from ..tokenizer import Tokenizer
 from .checkpoint import is_converted, load_dir, save_converted
 
 try:
@@ -57,6 +60,8 @@ TIMEOUT = (10, 60)  # seconds to connect, seconds between bytes
 ATTEMPTS = 4  # per file
 BACKOFF = 0.5  # seconds before the second attempt, doubling after each failure
 CHUNK = 1 << 16  # bytes per read: a dropped connection loses at most this much
+MIN_RATE, RATE_WINDOW = 1024, 60.0  # a transfer slower than this many bytes a second over that window is retried
+MAX_RETRY_AFTER = 60.0  # seconds: the longest Retry-After honoured
 
 
 class DownloadError(OSError):
@@ -97,18 +102,41 @@ def plan(name, source="hf", revision="main"):
         endpoint = os.environ.get("GPTLITE_OPENAI_ENDPOINT", OPENAI_ENDPOINT).rstrip("/")
         return f"openai/{folder}", [(f"{endpoint}/models/{folder}/{f}", f, True) for f in OPENAI_FILES], {}
     repo = RELEASES[name].hf_repo if name in RELEASES else name
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
+    if not is_repo_id(repo):
         raise ValueError(
-            f"unknown model {name!r}: use one of {known_names()}, a Hugging Face repo id (owner/name), or a directory"
+            f"unknown model {name[:100]!r}: use one of {known_names()}, a Hugging Face repo id (owner/name), "
+            "or a directory"
         )
-    if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", revision):
-        raise ValueError(f"bad revision {revision!r}")
+    if not is_revision(revision):
+        raise ValueError(f"bad revision {str(revision)[:100]!r}: a branch, tag or commit such as main or v1.0")
     endpoint = os.environ.get("HF_ENDPOINT", HF_ENDPOINT).rstrip("/")
-    base = f"{endpoint}/{repo}/resolve/{revision}"
+    base = f"{endpoint}/{repo}/resolve/{quote(revision, safe='')}"
     files = [("config.json", True), ("model.safetensors", False), ("vocab.json", False), ("merges.txt", False)]
     headers = {"Authorization": f"Bearer {os.environ['HF_TOKEN']}"} if os.environ.get("HF_TOKEN") else {}
-    key = f"hf/{repo.replace('/', '--')}/{revision.replace('/', '--')}"
+    # One folder per (repo, revision), and never the same one for two: repo ids cannot hold "--" (the hub's
+    # rule), and the revision is percent-encoded, so neither part can reach into the other, or out.
+    key = f"hf/{repo.replace('/', '--')}/{quote(revision, safe='')}"
     return key, [(f"{base}/{f}", f, required) for f, required in files], headers
+
+
+def is_repo_id(repo):
+    """The hub's rule for "owner/name": letters, digits, "-", "_", "."; no "--" or ".."; no "-" or "." at
+    either end of a part; at most 96 characters each."""
+    parts = repo.split("/") if isinstance(repo, str) else []
+    return len(parts) == 2 and all(
+        re.fullmatch(r"[\w.-]{1,96}", part, re.ASCII) and "--" not in part and ".." not in part
+        and not part.startswith(("-", ".")) and not part.endswith(("-", "."))
+        for part in parts
+    )  # fmt: skip
+
+
+def is_revision(revision):
+    """A git branch, tag or commit: path parts of letters, digits, "-", "_", "."; no "." or ".." part."""
+    return (
+        isinstance(revision, str)
+        and 0 < len(revision) <= 200
+        and all(re.fullmatch(r"[\w.-]+", part, re.ASCII) and part not in (".", "..") for part in revision.split("/"))
+    )
 
 
 def resolve(name_or_dir, source="hf", revision="main", quiet=False):
@@ -134,7 +162,7 @@ def resolve(name_or_dir, source="hf", revision="main", quiet=False):
             f"(missing: {', '.join(missing)}); "
             f"run `python -m gptlite.download {name}` with network access first"
         )
-    with locked(target):
+    with locked(key):
         if not is_converted(target):  # another process may have finished it while we waited
             download_and_convert(name, files, headers, target, home() / "downloads" / key, quiet)
     return target
@@ -146,34 +174,67 @@ def is_cached(name, source="hf", revision="main"):
 
 
 @contextmanager
-def locked(target):
-    """Hold an exclusive lock on `target` (a lock file beside it) for the duration."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f"{target.name}.lock", "w") as f:
+def locked(key):
+    """Hold an exclusive lock for the cache entry `key` (a file in $GPTLITE_HOME/locks) for the duration."""
+    locks = home() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{quote(key, safe='')}.lock", "w") as f:
         if fcntl is not None:
             fcntl.flock(f, fcntl.LOCK_EX)
         yield
 
 
 def download_and_convert(name, files, headers, target, staged, quiet):
+    """Fetch what is missing into `staged`, check it all, convert it into `target`, then delete `staged`.
+
+    Files without a checksum (configs, vocabularies, anything served without LFS headers) are trusted only
+    once they parse and the model loads from them; if that fails they are deleted, so the next run fetches
+    them anew instead of failing on the same bad copy forever.
+    """
     staged.mkdir(parents=True, exist_ok=True)
     session = requests.Session()
     session.headers.update(headers)
-    for url, filename, required in files:
-        if not (staged / filename).is_file():
-            found = fetch(session, url, staged / filename, required, quiet)
-            if not found and filename == "model.safetensors":  # older repos: weights only as a pickle
-                fetch(
-                    session,
-                    url.replace("model.safetensors", "pytorch_model.bin"),
-                    staged / "pytorch_model.bin",
-                    True,
-                    quiet,
-                )
-    config, tensors, vocab = load_dir(staged)
+    try:
+        for url, filename, required in files:
+            if not (staged / filename).is_file():
+                found = fetch(session, url, staged / filename, required, quiet)
+                if not found and filename == "model.safetensors":  # older repos: weights only as a pickle
+                    bin_url = url.replace("model.safetensors", "pytorch_model.bin")
+                    fetch(session, bin_url, staged / "pytorch_model.bin", True, quiet)
+    except FileNotFoundError:
+        remove_empty_folders(staged, home())  # a made-up name leaves nothing behind
+        raise
+    try:
+        config, tensors, vocab = load_dir(staged)
+        if vocab is not None:
+            Tokenizer.from_files(*vocab)
+    except (ValueError, OSError) as e:
+        unchecked = [p for p in staged.iterdir() if p.suffix not in (".sha256", ".part") and not checked(p)]
+        for path in unchecked:
+            path.unlink()
+        raise ValueError(
+            f"{e}; deleted what had no checksum ({', '.join(p.name for p in unchecked) or 'nothing'}): "
+            "run again to fetch it anew"
+        ) from None
+    for stale in target.glob(".*.tmp"):  # left by a conversion that was killed before it could clean up
+        stale.unlink(missing_ok=True)
     save_converted(target, config, tensors, vocab, source=name)
     del tensors  # release the memory maps of the staged files before deleting them
     shutil.rmtree(staged, ignore_errors=True)
+    remove_empty_folders(staged.parent, home())
+
+
+def checked(path):
+    """Whether a downloaded file's sha256 was checked against the one the hub published."""
+    return path.with_name(path.name + ".sha256").is_file()
+
+
+def remove_empty_folders(folder, root):
+    """Remove `folder` and its parents up to (not including) `root`, as long as they are empty."""
+    folder, root = Path(folder), Path(root)
+    while folder != root and root in folder.parents and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def fetch(session, url, dest, required, quiet):
@@ -181,8 +242,6 @@ def fetch(session, url, dest, required, quiet):
     part = dest.with_name(dest.name + ".part")
     last_error = None
     for attempt in range(ATTEMPTS):
-        if attempt:
-            time.sleep(BACKOFF * 2 ** (attempt - 1))
         try:
             return _fetch_once(session, url, dest, part, required, quiet)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
@@ -191,17 +250,57 @@ def fetch(session, url, dest, required, quiet):
                 if part_size(part) == 0
                 else f"connection lost ({type(e).__name__})"
             )
+            wait = BACKOFF * 2**attempt
         except ServerError as e:
-            last_error = str(e)
+            last_error, wait = str(e), (BACKOFF * 2**attempt if e.retry_after is None else e.retry_after)
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(wait)
     raise DownloadError(f"{url}: {last_error}; gave up after {ATTEMPTS} attempts (run again to resume)")
 
 
 class ServerError(Exception):
-    """A 5xx answer: worth retrying."""
+    """An answer worth retrying: a 5xx, a 429, a short or slow body."""
+
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it did
 
 
 def part_size(part):
     return part.stat().st_size if part.exists() else 0
+
+
+def retry_after(response):
+    """Seconds to wait from a Retry-After header (a number of seconds), capped; None if there is none."""
+    value = response.headers.get("Retry-After", "").strip()
+    return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else None
+
+
+class Watchdog:
+    """Closes a transfer that brings fewer than MIN_RATE bytes a second over RATE_WINDOW seconds. The read
+    timeout alone never fires for a server that trickles one byte every few seconds."""
+
+    def __init__(self, response):
+        self.response, self.received, self.tripped = response, 0, False
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self):
+        seen = 0
+        while not self._done.wait(RATE_WINDOW):
+            if self.received - seen < MIN_RATE * RATE_WINDOW:
+                self.tripped = True
+                # Shut the socket down, not just close the response: that wakes the read blocked in
+                # another thread, which then fails, and the download is retried.
+                sock = getattr(getattr(self.response.raw, "connection", None), "sock", None)
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+                self.response.close()
+                return
+            seen = self.received
+
+    def stop(self):
+        self._done.set()
 
 
 def _fetch_once(session, url, dest, part, required, quiet):
@@ -220,8 +319,10 @@ def _fetch_once(session, url, dest, part, required, quiet):
         if r.status_code == 416:  # our .part is not a prefix the server can continue: start over
             part.unlink()
             raise ServerError("range not satisfiable, restarting")
+        if r.status_code == 429:
+            raise ServerError("too many requests (429)", retry_after(r))
         if r.status_code >= 500:
-            raise ServerError(f"server error {r.status_code}")
+            raise ServerError(f"server error {r.status_code}", retry_after(r))
         if r.status_code not in (200, 206):
             raise DownloadError(f"{url}: unexpected HTTP status {r.status_code}")
         if r.status_code == 200:
@@ -244,30 +345,44 @@ def _fetch_once(session, url, dest, part, required, quiet):
             disable=quiet or not sys.stderr.isatty(),
             leave=False,
         )
+        watchdog = Watchdog(r)
+        size = start
         try:
             with open(part, "ab" if start else "wb") as f:
                 for block in r.iter_content(CHUNK):
+                    if total is not None and size + len(block) > total:
+                        f.close()
+                        part.unlink()
+                        raise ServerError(f"the server sent more than the {total} bytes it declared")
                     f.write(block)
+                    size += len(block)
+                    watchdog.received += len(block)
                     digest.update(block)
                     bar.update(len(block))
-        except requests.RequestException:
-            raise  # the network failed, not the disk (requests' errors are OSErrors too): keep the .part to resume
         except OSError as e:
+            if watchdog.tripped:
+                raise ServerError(f"transfer slower than {MIN_RATE} bytes/s for {RATE_WINDOW:g} s") from None
+            if isinstance(e, requests.RequestException):
+                raise  # the network failed, not the disk (requests' errors are OSErrors too): keep the .part
             part.unlink(missing_ok=True)
             raise DownloadError(f"{dest}: cannot write ({e.strerror}); nothing was kept") from None
+        except (AttributeError, ValueError):
+            if watchdog.tripped:  # a read on the connection the watchdog closed
+                raise ServerError(f"transfer slower than {MIN_RATE} bytes/s for {RATE_WINDOW:g} s") from None
+            raise
         finally:
+            watchdog.stop()
             bar.close()
-    size = part_size(part)
     if total is not None and size != total:
-        if size > total:
-            part.unlink()
         raise ServerError(f"got {size} of {total} bytes")
-    if re.fullmatch(r"[0-9a-f]{64}", sha256) and digest.hexdigest() != sha256:
-        part.unlink()
-        raise ValueError(
-            f"{url}: checksum mismatch (sha256 {digest.hexdigest()}, expected {sha256}); "
-            "the file was deleted, run again to retry"
-        )
+    if re.fullmatch(r"[0-9a-f]{64}", sha256):
+        if digest.hexdigest() != sha256:
+            part.unlink()
+            raise ValueError(
+                f"{url}: checksum mismatch (sha256 {digest.hexdigest()}, expected {sha256}); "
+                "the file was deleted, run again to retry"
+            )
+        dest.with_name(dest.name + ".sha256").write_text(sha256 + "\n")
     os.replace(part, dest)
     return True
 

@@ -21,9 +21,11 @@ downloaded checkpoint could run code. The unpickler here resolves only the few
 globals a state dict needs and refuses everything else, before anything runs.
 """
 
+import io
 import math
 import os
 import pickle
+import pickletools
 import zipfile
 from collections import OrderedDict
 
@@ -37,6 +39,7 @@ STORAGE_DTYPES = {
     "ByteStorage": np.uint8, "BoolStorage": np.bool_,
 }  # fmt: skip
 LEGACY_MAGIC, LEGACY_PROTOCOL = 0x1950A86A20F9469CFC6C, 1001
+MAX_PICKLE = 1 << 30  # bytes; a state dict's pickle is tens of kilobytes per thousand tensors
 
 
 class StorageType:
@@ -150,8 +153,24 @@ class StateDictUnpickler(pickle.Unpickler):
         return storage
 
 
+def _check_memo(file, source):
+    """Walk the pickle's opcodes once without running them, then rewind: refuse memo indices that a real
+    pickler never writes. Python's unpickler grows its memo table to the largest index it is given, so a
+    single flipped byte (LONG_BINPUT 2**28) would make it allocate and zero gigabytes."""
+    start, puts = file.tell(), 0
+    for opcode, arg, _ in pickletools.genops(file):
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+            if opcode.name != "MEMOIZE" and not (isinstance(arg, int) and 0 <= arg <= puts):
+                raise Refused(f"{source}: a pickle memo index out of sequence ({str(arg)[:20]} after {puts})")
+            puts += 1
+        elif opcode.name in ("GET", "BINGET", "LONG_BINGET") and not (isinstance(arg, int) and 0 <= arg < puts):
+            raise Refused(f"{source}: a pickle refers to a memo entry it never made")
+    file.seek(start)
+
+
 def _unpickle(file, source, storages):
     try:
+        _check_memo(file, source)
         return StateDictUnpickler(file, source, storages).load()
     except Refused:
         raise
@@ -209,8 +228,9 @@ def _load_zip(path):
         if len(pickles) != 1:
             raise ValueError(f"{path}: a zip file, but not a PyTorch checkpoint (no <root>/data.pkl)")
         root = pickles[0][: -len("data.pkl")]
-        with archive.open(pickles[0]) as f:
-            state_dict = _unpickle(f, path, storages)
+        if entries[pickles[0]].file_size > MAX_PICKLE:
+            raise ValueError(f"{path}: its pickle is {entries[pickles[0]].file_size} bytes: not a state dict")
+        state_dict = _unpickle(io.BytesIO(archive.read(pickles[0])), path, storages)
         for storage in storages.values():
             info = entries.get(f"{root}data/{storage.key}")
             if info is None:
@@ -229,6 +249,9 @@ def _load_legacy(path):
     storages = {}
     size = os.path.getsize(path)
     with open(path, "rb") as f:
+        if f.read(1) != b"\x80":  # the PROTO opcode every pickle of protocol 2 or later begins with
+            raise ValueError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
+        f.seek(0)
         if _unpickle(f, path, storages) != LEGACY_MAGIC:
             raise ValueError(f"{path}: not a PyTorch checkpoint (no zip archive, no legacy magic number)")
         if _unpickle(f, path, storages) != LEGACY_PROTOCOL:
