@@ -11,8 +11,11 @@ every N steps, and checkpoints in gptlite's layout (loadable by
 where Ctrl-C or a crash stopped it: bit for bit the run that was never stopped.
 """
 
+import argparse
+import hashlib
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,7 +28,7 @@ from .cli import ArgumentParser, at_least, positive, run
 from .model import Config, flatten, init_params, nest
 from .tokenizer import Tokenizer, find_vocab_files
 from .weights import safetensors
-from .weights.checkpoint import WEIGHTS_FILE, save_converted
+from .weights.checkpoint import WEIGHTS_FILE, checkpoint_folder, save_converted
 from .weights.files import atomic_write
 
 # ---------------------------------------------------------------- optimizer and schedule
@@ -94,9 +97,19 @@ def evaluate(params, tokens, config, batch_size, max_batches=8):
     return float(np.mean(losses))
 
 
-def prepare_data(text_path, tokenizer, out_dir, val_fraction=0.05):
-    """Tokenize a text file into train.bin and val.bin (uint16 when the vocabulary fits); return the val text's
-    bytes per token (for bits per byte)."""
+def sha256_of(*paths):
+    """One sha256 over the contents of several files, read in blocks."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def prepare_data(text_path, tokenizer, out_dir, fingerprint, val_fraction=0.05):
+    """Tokenize a text file into train.bin and val.bin (uint16 when the vocabulary fits), and data.json: their
+    dtype, sizes, and the fingerprint of the text and tokenizer they came from."""
     text = Path(text_path).read_text(encoding="utf-8")
     cut = int(len(text) * (1 - val_fraction))
     cut = text.rfind("\n", 0, cut) + 1 or cut  # split at a line break
@@ -108,7 +121,7 @@ def prepare_data(text_path, tokenizer, out_dir, val_fraction=0.05):
             f.write(ids.tobytes())
         stats[name] = {"tokens": int(ids.size), "bytes": len(part.encode("utf-8"))}
     with atomic_write(out_dir / "data.json", "w") as f:
-        json.dump({"dtype": np.dtype(dtype).name, **stats}, f, indent=2)
+        json.dump({"dtype": np.dtype(dtype).name, "fingerprint": fingerprint, **stats}, f, indent=2)
 
 
 def load_tokens(out_dir, name):
@@ -118,28 +131,110 @@ def load_tokens(out_dir, name):
 
 
 # ---------------------------------------------------------------- checkpoints
+#
+# A checkpoint is one folder, OUT/checkpoints/step-NNNNNNNN: the model in gptlite's layout (so that
+# GPT.from_pretrained(OUT) loads it), the optimizer's state and train_state.json. It is written whole
+# first; then OUT/LATEST, a one-line file replaced atomically, names it: that rename is the moment the
+# new checkpoint counts. A crash, a second Ctrl-C or a full disk at any point before it leaves LATEST
+# naming the previous checkpoint, complete and untouched; older folders are removed only after it.
 
 
-def save_checkpoint(out_dir, config, params, optimizer, step, vocab, history):
-    """Weights in gptlite's layout (gptlite.json last), then the optimizer state; both written atomically."""
-    save_converted(out_dir, config, flatten(params), vocab, source="gptlite.train")
-    state = {f"m.{k}": v for k, v in optimizer.m.items()} | {f"v.{k}": v for k, v in optimizer.v.items()}
-    safetensors.save(out_dir / "optimizer.safetensors", state, metadata={"step": step, "t": optimizer.t})
-    with atomic_write(out_dir / "train_state.json", "w") as f:
-        json.dump({"step": step, "history": history}, f, indent=2)
+def save_checkpoint(out_dir, config, params, optimizer, step, vocab, state):
+    """Write the checkpoint of `step` aside, then name it in LATEST; `state` is train_state.json's content."""
+    name = f"step-{step:08d}"
+    current = checkpoint_folder(out_dir)
+    if current is not None and current.name == name:
+        return  # the same step again (Ctrl-C just after a save): it is already saved
+    folder = out_dir / "checkpoints" / name
+    shutil.rmtree(folder, ignore_errors=True)  # a leftover of a save that never reached LATEST
+    try:
+        save_converted(folder, config, flatten(params), vocab, source="gptlite.train")
+        moments = {f"m.{k}": v for k, v in optimizer.m.items()} | {f"v.{k}": v for k, v in optimizer.v.items()}
+        safetensors.save(folder / "optimizer.safetensors", moments, metadata={"step": step, "t": optimizer.t})
+        with atomic_write(folder / "train_state.json", "w") as f:
+            json.dump({**state, "step": step}, f, indent=2)
+        with atomic_write(out_dir / "LATEST", "w") as f:
+            f.write(name + "\n")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # LATEST still names the last complete checkpoint
+        raise
+    for old in (out_dir / "checkpoints").iterdir():
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def load_checkpoint(out_dir, optimizer):
-    """Restore weights (as writable float32 copies) and optimizer state; return (params, step, history)."""
-    flat = {k: np.array(v, dtype=np.float32) for k, v in safetensors.load(out_dir / WEIGHTS_FILE).items()}
-    state = safetensors.load(out_dir / "optimizer.safetensors")
-    header, _ = safetensors.read_header(out_dir / "optimizer.safetensors")
+    """Restore weights (as writable float32 copies) and optimizer state; return (params, train state)."""
+    folder = checkpoint_folder(out_dir)
+    flat = {k: np.array(v, dtype=np.float32) for k, v in safetensors.load(folder / WEIGHTS_FILE).items()}
+    moments = safetensors.load(folder / "optimizer.safetensors")
+    header, _ = safetensors.read_header(folder / "optimizer.safetensors")
+    if set(moments) != {f"{m}.{k}" for m in "mv" for k in optimizer.m}:
+        raise ValueError(f"{folder}: the optimizer state does not match the model")
     for k in optimizer.m:
-        optimizer.m[k], optimizer.v[k] = np.array(state[f"m.{k}"]), np.array(state[f"v.{k}"])
+        optimizer.m[k], optimizer.v[k] = np.array(moments[f"m.{k}"]), np.array(moments[f"v.{k}"])
     optimizer.t = int(header["__metadata__"]["t"])
-    with open(out_dir / "train_state.json", encoding="utf-8") as f:
-        meta = json.load(f)
-    return nest(flat), meta["step"], meta["history"]
+    with open(folder / "train_state.json", encoding="utf-8") as f:
+        state = json.load(f)
+    return nest(flat), state
+
+
+# ---------------------------------------------------------------- settings
+
+
+ARCHITECTURE = {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_ctx": 128}
+TRAINING = {"batch_size": 16, "steps": 2000, "lr": 2e-3, "warmup": 100, "weight_decay": 0.1, "clip": 1.0,
+            "eval_every": 100, "save_every": 100, "seed": 0}  # fmt: skip
+CHANGEABLE = ("steps", "eval_every", "save_every")  # what --resume lets a run change; the rest is the run
+
+
+def settings(args, saved):
+    """Every setting of the run: the saved ones when resuming (a flag given again must agree with them,
+    but for CHANGEABLE), else the flags, with ARCHITECTURE's and TRAINING's defaults for the rest."""
+    given = {k: getattr(args, k) for k in (*ARCHITECTURE, *TRAINING) if getattr(args, k) is not None}
+    if saved is None:
+        return {**ARCHITECTURE, **TRAINING, **given}
+    run_settings = {**saved["settings"]}
+    for key, value in given.items():
+        if key not in CHANGEABLE and value != run_settings[key]:
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(
+                f"{flag} {value} differs from the run being resumed ({flag} {run_settings[key]}): leave it out "
+                "to continue that run, or start a new one in another --out"
+            )
+        run_settings[key] = value
+    return run_settings
+
+
+def check_memory(config, batch_size):
+    """Refuse a run whose activations cannot fit in the memory this machine has free, before it starts (the
+    kernel would otherwise kill it without a word). The estimate counts what forward and backward keep."""
+    n_tokens = batch_size * config.n_ctx
+    per_layer = 18 * n_tokens * config.n_embd + 3 * batch_size * config.n_head * config.n_ctx**2  # floats
+    needed = 4 * (config.n_layer * per_layer + 4 * n_tokens * config.n_vocab)  # + logits, log-probs, gradients
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(
+            f"a step needs about {needed / 2**30:.1f} GiB for activations and {available / 2**30:.1f} GiB "
+            "are free: use a smaller --batch-size or --n-ctx"
+        )
+
+
+def available_memory():
+    """Bytes of memory free for a new process (Linux's MemAvailable), or None where that cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def data_fingerprint(data, tokenizer_dir):
+    """What the token files are made of: the sha256 of the text and of the tokenizer's files."""
+    return {"data_sha256": sha256_of(data), "tokenizer_sha256": sha256_of(*find_vocab_files(tokenizer_dir))}
 
 
 # ---------------------------------------------------------------- the loop
@@ -148,54 +243,66 @@ def load_checkpoint(out_dir, optimizer):
 def train(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    vocab = find_vocab_files(args.tokenizer)
+    folder = checkpoint_folder(out)
+    if folder is not None and not args.resume:
+        raise ValueError(f"{out} already holds a training run: pass --resume to continue it, or choose another --out")
+    saved = json.loads((folder / "train_state.json").read_text(encoding="utf-8")) if folder is not None else None
+    run_settings = settings(args, saved)
+    if saved is None and (args.data is None or args.tokenizer is None):
+        raise ValueError("--data and --tokenizer are needed to start a run (--resume reads them from OUT)")
+    given = args.data is not None and args.tokenizer is not None
+    fingerprint = data_fingerprint(args.data, args.tokenizer) if given else saved["data"]
+    if saved is not None and fingerprint != saved["data"]:
+        raise ValueError(f"{out} was trained on another --data or --tokenizer: leave them out to resume it")
+    vocab = find_vocab_files(folder if folder is not None else args.tokenizer)
     tokenizer = Tokenizer.from_files(*vocab)
     if not (out / "data.json").is_file():
-        prepare_data(args.data, tokenizer, out)
+        prepare_data(args.data, tokenizer, out, fingerprint)
     train_tokens, meta = load_tokens(out, "train")
     val_tokens, _ = load_tokens(out, "val")
-    config = Config(
-        n_vocab=tokenizer.n_vocab, n_ctx=args.n_ctx, n_embd=args.n_embd, n_head=args.n_head, n_layer=args.n_layer
-    )
-    params = init_params(config, seed=args.seed)
-    optimizer = AdamW(flatten(params), weight_decay=args.weight_decay)
+    if meta.get("fingerprint") != fingerprint:
+        raise ValueError(f"{out} holds the tokens of another --data or --tokenizer: use another --out")
+    config = Config(n_vocab=tokenizer.n_vocab, **{k: run_settings[k] for k in ARCHITECTURE})
+    s = argparse.Namespace(**run_settings)
+    if min(len(train_tokens), len(val_tokens)) <= config.n_ctx + 1:
+        raise ValueError(f"the text is too short for --n-ctx {config.n_ctx}: both parts need more tokens than that")
+    check_memory(config, s.batch_size)
+    params = init_params(config, seed=s.seed)
+    optimizer = AdamW(flatten(params), weight_decay=s.weight_decay)
     step, history = 0, []
-    if args.resume and (out / "train_state.json").is_file():
-        params, step, history = load_checkpoint(out, optimizer)
+    if folder is not None:
+        params, state = load_checkpoint(out, optimizer)
+        step, history = state["step"], state["history"]
     flat = flatten(params)  # views into params: the optimizer updates them in place
     bytes_per_token = meta["val"]["bytes"] / meta["val"]["tokens"]
-    bar = tqdm(total=args.steps, initial=step, unit="step", dynamic_ncols=True, disable=args.quiet)
+
+    def save():
+        state = {"history": history, "settings": run_settings, "data": fingerprint}
+        save_checkpoint(out, config, params, optimizer, step, vocab, state)
+
+    bar = tqdm(total=s.steps, initial=step, unit="step", dynamic_ncols=True, disable=args.quiet)
     tokens_done, t0 = 0, time.perf_counter()
     try:
-        while step < args.steps:
-            ids, targets = batch(train_tokens, step, args.seed, args.batch_size, args.n_ctx)
+        while step < s.steps:
+            ids, targets = batch(train_tokens, step, s.seed, s.batch_size, s.n_ctx)
             loss, acts = forward(params, ids, targets, config)
             grads = flatten(backward(params, acts))
-            clip_gradients(grads, args.clip)
-            optimizer.step(flat, grads, learning_rate(step, args.lr, args.warmup, args.steps))
+            clip_gradients(grads, s.clip)
+            optimizer.step(flat, grads, learning_rate(step, s.lr, s.warmup, s.steps))
             step += 1
             tokens_done += ids.size
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_done / (time.perf_counter() - t0):.0f}")
             bar.update(1)
-            if step % args.eval_every == 0 or step == args.steps:
-                val = evaluate(params, val_tokens, config, args.batch_size)
-                history.append(
-                    {
-                        "step": step,
-                        "train_loss": float(loss),
-                        "val_loss": val,
-                        "val_bits_per_byte": val / math.log(2) / bytes_per_token,
-                    }
-                )
-                bar.write(
-                    f"step {step}: train loss {loss:.3f}, held-out loss {val:.3f} "
-                    f"({history[-1]['val_bits_per_byte']:.3f} bits per byte)"
-                )
-            if step % args.save_every == 0 or step == args.steps:
-                save_checkpoint(out, config, params, optimizer, step, vocab, history)
+            if step % s.eval_every == 0 or step == s.steps:
+                val = evaluate(params, val_tokens, config, s.batch_size)
+                bits = val / math.log(2) / bytes_per_token
+                history.append({"step": step, "train_loss": float(loss), "val_loss": val, "val_bits_per_byte": bits})
+                bar.write(f"step {step}: train loss {loss:.3f}, held-out loss {val:.3f} ({bits:.3f} bits per byte)")
+            if step % s.save_every == 0 or step == s.steps:
+                save()
     except KeyboardInterrupt:
         bar.write(f"interrupted at step {step}: saving; --resume continues from here")
-        save_checkpoint(out, config, params, optimizer, step, vocab, history)
+        save()
         raise
     finally:
         bar.close()
@@ -203,34 +310,25 @@ def train(args):
 
 
 def parser():
+    a, t = ARCHITECTURE, TRAINING
     p = ArgumentParser(prog="gptlite.train", description="Train a GPT-2-architecture model in NumPy.")
-    p.add_argument("--data", required=True, help="a UTF-8 text file (tokenized once into OUT/train.bin, OUT/val.bin)")
-    p.add_argument("--tokenizer", required=True, help="a directory with encoder.json + vocab.bpe")
-    p.add_argument("--out", required=True, help="where checkpoints go (gptlite's layout + optimizer state)")
-    p.add_argument("--n-layer", type=at_least(1), default=4, help="transformer blocks (default: %(default)s)")
-    p.add_argument("--n-head", type=at_least(1), default=4, help="attention heads (default: %(default)s)")
-    p.add_argument(
-        "--n-embd", type=at_least(1), default=256, help="width, divisible by --n-head (default: %(default)s)"
-    )
-    p.add_argument(
-        "--n-ctx", type=at_least(1), default=128, help="training window and context length (default: %(default)s)"
-    )
-    p.add_argument("--batch-size", type=at_least(1), default=16, help="windows per step (default: %(default)s)")
-    p.add_argument("--steps", type=at_least(1), default=2000, help="optimizer steps in all (default: %(default)s)")
-    p.add_argument("--lr", type=positive, default=2e-3, help="peak learning rate (default: %(default)s)")
-    p.add_argument("--warmup", type=at_least(0), default=100, help="steps of linear warmup (default: %(default)s)")
-    p.add_argument(
-        "--weight-decay", type=at_least(0.0, float), default=0.1, help="AdamW's decay (default: %(default)s)"
-    )
-    p.add_argument("--clip", type=positive, default=1.0, help="global gradient norm limit (default: %(default)s)")
-    p.add_argument(
-        "--eval-every", type=at_least(1), default=100, help="steps between held-out evaluations (default: %(default)s)"
-    )
-    p.add_argument(
-        "--save-every", type=at_least(1), default=100, help="steps between checkpoints (default: %(default)s)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="initialisation and batch order (default: %(default)s)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT")
+    p.add_argument("--data", help="a UTF-8 text file (tokenized once into OUT/train.bin, OUT/val.bin)")
+    p.add_argument("--tokenizer", help="a directory with encoder.json + vocab.bpe")
+    p.add_argument("--out", required=True, help="where checkpoints go (GPT.from_pretrained(OUT) loads the latest)")
+    p.add_argument("--n-layer", type=at_least(1), help=f"transformer blocks (default: {a['n_layer']})")
+    p.add_argument("--n-head", type=at_least(1), help=f"attention heads (default: {a['n_head']})")
+    p.add_argument("--n-embd", type=at_least(1), help=f"width, divisible by --n-head (default: {a['n_embd']})")
+    p.add_argument("--n-ctx", type=at_least(1), help=f"training window and context (default: {a['n_ctx']})")
+    p.add_argument("--batch-size", type=at_least(1), help=f"windows per step (default: {t['batch_size']})")
+    p.add_argument("--steps", type=at_least(1), help=f"optimizer steps in all (default: {t['steps']})")
+    p.add_argument("--lr", type=positive, help=f"peak learning rate (default: {t['lr']})")
+    p.add_argument("--warmup", type=at_least(0), help=f"steps of linear warmup (default: {t['warmup']})")
+    p.add_argument("--weight-decay", type=at_least(0.0, float), help=f"AdamW's decay (default: {t['weight_decay']})")
+    p.add_argument("--clip", type=positive, help=f"global gradient norm limit (default: {t['clip']})")
+    p.add_argument("--eval-every", type=at_least(1), help=f"steps between evaluations (default: {t['eval_every']})")
+    p.add_argument("--save-every", type=at_least(1), help=f"steps between checkpoints (default: {t['save_every']})")
+    p.add_argument("--seed", type=at_least(0), help=f"initialisation and batch order (default: {t['seed']})")
+    p.add_argument("--resume", action="store_true", help="continue the run in OUT, with its saved settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 

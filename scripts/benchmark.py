@@ -172,11 +172,18 @@ def fresh_process(model_dir):
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), max(r[2] for r in runs)
 
 
+LONG_PIECES = {  # single pieces a quadratic BPE takes minutes over (100,000 x "a" took 130 s in gptlite 0.1)
+    "letters": "a" * 100_000, "cjk": "\u6c49" * 30_000, "digits": "7" * 100_000, "spaces": " " * 100_000 + "x",
+    "emoji": "\U0001f600" * 20_000, "punctuation": "!" * 100_000,
+}  # fmt: skip
+
+
 def tokenizer_rate():
-    """Cold-cache MB/s on the bundled English text and on gptlite's own source code."""
+    """Cold-cache MB/s on the bundled English text, on gptlite's own source code, and on long single pieces."""
     texts = {
         "english": (ROOT / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8"),
         "code": "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "gptlite").glob("*.py"))),
+        **{f"long {name}": text for name, text in LONG_PIECES.items()},
     }
     rates = {}
     for name, text in texts.items():
@@ -262,6 +269,11 @@ def table(r):
         f"| peak resident memory, 128 tokens (MB) | {fresh['peak_rss_mb']:.0f} "
         f"({fresh['rss_over_weights']:.2f}x the {r['weights_mb']:.0f} MB of weights) |",
         f"| tokenizer, cold cache, English / code (MB/s) | {tok['english']:.2f} / {tok['code']:.2f} |",
+        "| tokenizer, one long piece: "
+        + ", ".join(LONG_PIECES)
+        + " (MB/s) | "
+        + " / ".join(f"{tok['long ' + name]:.2f}" for name in LONG_PIECES)
+        + " |",
         "",
         f"{r['threads']} threads, median of {r['repeats']} runs; HF: {r['hf']}.",
     ]

@@ -1,6 +1,11 @@
 """Training: the backward pass against finite differences, learning, exact resume; BPE training."""
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +18,9 @@ from gptlite.tokenizer import PATTERN, bytes_to_unicode, merge_pair, save_vocab,
 from gptlite.train import clip_gradients, parser
 from gptlite.train import main as train_main
 from gptlite.train_tokenizer import main as train_tokenizer_main
+from gptlite.weights.checkpoint import checkpoint_folder
 
+ROOT = Path(__file__).resolve().parents[1]
 TEXT = (
     "The weather today is fair and bright. The king is in his castle, and the queen is in the garden.\n"
     "What light through yonder window breaks? It is the east, and the sun is bright.\n"
@@ -121,7 +128,7 @@ def run(corpus, out, steps, *extra, status=0):
 
 def test_training_lowers_the_loss_and_writes_a_loadable_model(corpus, tmp_path):
     run(corpus, tmp_path / "run", 40)
-    history = __import__("json").loads((tmp_path / "run" / "train_state.json").read_text())["history"]
+    history = json.loads((checkpoint_folder(tmp_path / "run") / "train_state.json").read_text())["history"]
     assert history[-1]["val_loss"] < history[0]["val_loss"] - 1.0
     assert history[-1]["val_bits_per_byte"] > 0
     gpt = GPT.from_pretrained(tmp_path / "run")
@@ -143,11 +150,12 @@ def test_resume_is_bit_for_bit_the_uninterrupted_run(corpus, tmp_path, monkeypat
 
     monkeypatch.setattr(train_module, "clip_gradients", ctrl_c_at_step_7)
     run(corpus, tmp_path / "stopped", 9, status=130)  # Ctrl-C during step 7: steps 1-6 are saved
-    assert '"step": 6' in (tmp_path / "stopped" / "train_state.json").read_text()
+    assert json.loads((checkpoint_folder(tmp_path / "stopped") / "train_state.json").read_text())["step"] == 6
     monkeypatch.undo()
     run(corpus, tmp_path / "stopped", 9, "--resume")
     for name in ("weights.safetensors", "optimizer.safetensors"):
-        assert (tmp_path / "straight" / name).read_bytes() == (tmp_path / "stopped" / name).read_bytes(), name
+        straight, stopped = checkpoint_folder(tmp_path / "straight"), checkpoint_folder(tmp_path / "stopped")
+        assert (straight / name).read_bytes() == (stopped / name).read_bytes(), name
 
 
 def test_train_command_errors(tmp_path, capsys):
@@ -241,3 +249,101 @@ def test_bpe_vocab_size_too_small():
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_resume_reads_the_saved_settings_and_refuses_others(corpus, tmp_path, capsys):
+    run(corpus, tmp_path / "r", 3)
+    assert train_main(["--out", str(tmp_path / "r"), "--steps", "5", "--resume", "--quiet"]) == 0  # no flags again
+    assert json.loads((checkpoint_folder(tmp_path / "r") / "train_state.json").read_text())["step"] == 5
+    gpt = GPT.from_pretrained(tmp_path / "r")
+    assert (gpt.config.n_layer, gpt.config.n_embd) == (2, 16)  # the saved architecture, not the defaults
+    capsys.readouterr()
+    assert train_main(["--out", str(tmp_path / "r"), "--steps", "6", "--n-head", "4", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--n-head 4 differs from the run being resumed (--n-head 2)" in err
+
+
+def test_reusing_out_is_refused(corpus, tmp_path, capsys):
+    run(corpus, tmp_path / "r", 3)
+    run(corpus, tmp_path / "r", 3, status=2)  # without --resume: not over a run
+    assert "already holds a training run" in capsys.readouterr().err
+    other = tmp_path / "other.txt"
+    other.write_text(TEXT.upper())
+    argv = ["--data", str(other), "--tokenizer", str(corpus / "tok"), "--out", str(tmp_path / "r"), "--resume"]
+    assert train_main(argv) == 2
+    assert "another --data or --tokenizer" in capsys.readouterr().err
+
+
+def test_a_run_that_cannot_fit_in_memory_is_refused_before_it_starts(corpus, tmp_path, capsys):
+    run(corpus, tmp_path / "r", 3, "--batch-size", "10000000", status=2)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GiB" in err and "--batch-size" in err
+
+
+CRASHER = """
+import os, sys
+from gptlite.weights import files
+from gptlite.train import main
+target, count = int(sys.argv[1]), [0]
+real_replace = os.replace
+
+
+def dying_replace(src, dst):  # each rename is one write becoming visible: die just before the k-th
+    count[0] += 1
+    if count[0] == target:
+        os._exit(137)  # as SIGKILL would: no cleanup, no finally
+    real_replace(src, dst)
+
+
+files.os.replace = dying_replace
+main(sys.argv[2:])
+print("finished", count[0])
+"""
+
+
+def test_killed_at_every_write_resume_gives_the_last_complete_checkpoint(corpus, tmp_path):
+    """Kill the training process just before each of its file writes lands (os.replace is where each write
+    becomes visible); then --resume must continue bit for bit as the run that was never killed."""
+    argv = ["--data", str(corpus / "text.txt"), "--tokenizer", str(corpus / "tok"), "--steps", "4",
+            "--n-layer", "1", "--n-head", "2", "--n-embd", "8", "--n-ctx", "8", "--batch-size", "2",
+            "--eval-every", "2", "--save-every", "2", "--quiet"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    straight = subprocess.run([sys.executable, "-c", CRASHER, "0", *argv, "--out", str(tmp_path / "straight")],
+                              capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert straight.returncode == 0, straight.stderr
+    writes = int(straight.stdout.split()[-1])
+    assert writes >= 12  # data files, then two checkpoints of 6 files each
+    expected = {n: (checkpoint_folder(tmp_path / "straight") / n).read_bytes()
+                for n in ("weights.safetensors", "optimizer.safetensors")}  # fmt: skip
+    for k in range(1, writes + 1):
+        out = tmp_path / f"killed-{k}"
+        killed = subprocess.run([sys.executable, "-c", CRASHER, str(k), *argv, "--out", str(out)],
+                                capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+        assert killed.returncode == 137, (k, killed.stderr)
+        resumed = subprocess.run([sys.executable, "-m", "gptlite.train", *argv, "--out", str(out), "--resume"],
+                                 capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+        assert resumed.returncode == 0, (k, resumed.stderr)
+        folder = checkpoint_folder(out)
+        assert {n: (folder / n).read_bytes() for n in expected} == expected, k
+        assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [folder.name]
+
+
+def test_a_full_disk_during_a_save_keeps_the_last_checkpoint(corpus, tmp_path, monkeypatch, capsys):
+    from gptlite.weights import safetensors
+
+    run(corpus, tmp_path / "r", 3)  # a checkpoint at step 3
+    real_save, calls = safetensors.save, []
+
+    def disk_full_on_the_optimizer(path, *args, **kwargs):
+        calls.append(path.name)
+        if path.name == "optimizer.safetensors":
+            raise OSError(28, "No space left on device")
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr(safetensors, "save", disk_full_on_the_optimizer)
+    assert train_main(["--out", str(tmp_path / "r"), "--steps", "6", "--resume", "--quiet"]) == 2
+    assert "No space left on device" in capsys.readouterr().err and "weights.safetensors" in calls
+    monkeypatch.undo()
+    assert checkpoint_folder(tmp_path / "r").name == "step-00000003"
+    assert GPT.from_pretrained(tmp_path / "r").config.n_layer == 2  # the last good checkpoint still loads
+    assert train_main(["--out", str(tmp_path / "r"), "--steps", "6", "--resume", "--quiet"]) == 0

@@ -25,6 +25,7 @@ somewhere inside a matrix product.
 """
 
 import json
+import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -145,6 +146,18 @@ def from_hf_tensors(tensors, config):
     return out
 
 
+def checkpoint_folder(directory):
+    """The checkpoint a training run's LATEST file names (`gptlite.train` writes both), or None without one."""
+    latest = Path(directory) / "LATEST"
+    if not latest.is_file():
+        return None
+    name = latest.read_text(encoding="utf-8", errors="replace").strip()
+    folder = Path(directory) / "checkpoints" / name
+    if not re.fullmatch(r"step-\d{8}", name) or not folder.is_dir():
+        raise ValueError(f"{latest}: names no checkpoint of this run ({name[:40]!r})")
+    return folder
+
+
 def is_converted(directory):
     return (Path(directory) / META_FILE).is_file()
 
@@ -154,6 +167,7 @@ def load_dir(directory):
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: model directory not found")
+    directory = checkpoint_folder(directory) or directory  # a training run's folder: its latest checkpoint
     if is_converted(directory):
         meta = read_json_object(directory / META_FILE)
         if meta.get("format") != FORMAT or meta.get("version") != VERSION or not isinstance(meta.get("config"), dict):
