@@ -97,8 +97,19 @@ class GPT:
         config, tensors, vocab = checkpoint.load_dir(directory)
         return cls(config, nest(tensors), Tokenizer.from_files(*vocab) if vocab else None)
 
-    def __call__(self, ids) -> np.ndarray:
-        """Logits for every position of one sequence: list of n_seq ids -> [n_seq, n_vocab] float32."""
+    def __call__(self, ids):
+        """Logits for every position of one sequence: list of n_seq ids -> [n_seq, n_vocab] float32.
+
+        Given a list of sequences, one array per sequence: they run as one batch, left-padded (`left_pad`),
+        and each comes back without its padding, as it would alone.
+        """
+        if len(ids) and not np.isscalar(ids[0]):
+            prompts = [self._check_ids(p, 0) for p in ids]
+            padded, real, positions = left_pad(prompts)
+            n_seq = padded.shape[1]
+            cache = KVCache(self.config, len(prompts), n_seq)
+            x = hidden_states(self.params, padded, positions, attention_mask(real, n_seq), cache, self.config)
+            return [lm_head(x[row, n_seq - len(p) :], head_weight(self.params)) for row, p in enumerate(prompts)]
         ids = self._check_ids(ids, 0)
         n_seq = len(ids)
         mask = attention_mask(np.ones((1, n_seq), bool), n_seq)  # [1, 1, n_seq, n_seq]
@@ -140,6 +151,37 @@ class GPT:
         ids = self._ids(text_or_ids)
         logits, records = record_run(self, ids, names, hooks)
         return Run(self, ids, logits, records)
+
+    def score(self, text_or_ids, *, prepend_eot: bool = True, context: int | None = None, stride: int | None = None):
+        """How likely the model finds a text: a `scoring.Score` with the log-probability of every token, the
+        NLL, perplexity and bits per byte. The first token is conditioned on <|endoftext|> (prepend_eot=False:
+        it is not scored). Text longer than `context` (default n_ctx) is scored in windows moved by `stride`
+        (default: half the context, so that every token is scored)."""
+        from .scoring import Score, n_bytes, score_ids
+
+        if isinstance(text_or_ids, str):
+            if self.tokenizer is None:
+                raise ValueError("this model has no tokenizer files: score token ids instead of text")
+            ids = self.tokenizer.encode(text_or_ids, allowed_special="all")
+        else:
+            ids = list(text_or_ids)
+        if prepend_eot:
+            eot = self.tokenizer.eot_token if self.tokenizer is not None else None
+            if eot is None:
+                raise ValueError("this model's vocabulary has no <|endoftext|>: use prepend_eot=False")
+            ids = [eot, *ids]
+        logprobs, targets = score_ids(self, ids, context, stride)
+        return Score(logprobs, n_bytes(self, targets), targets)
+
+    def perplexity(self, text: str, *, stride: int = 512, context: int | None = None, batch_size: int = 1):
+        """Perplexity of a long text as Hugging Face's guide measures it: windows of `context` tokens (default
+        n_ctx) moved by `stride`; the first token is not scored. Returns a `scoring.Perplexity`: `.perplexity`
+        counts every scored token once, `.guide_perplexity` is the guide's own number."""
+        from .scoring import perplexity
+
+        if self.tokenizer is None or not isinstance(text, str):
+            raise ValueError("perplexity takes a text (and a model with a tokenizer); score ids with gpt.score")
+        return perplexity(self, [self.tokenizer.encode(text, allowed_special="all")], context, stride, batch_size)
 
     def trace(
         self,

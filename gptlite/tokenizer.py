@@ -49,6 +49,7 @@ ENDOFTEXT = "<|endoftext|>"
 NO_MERGE = float("inf")  # the rank of a pair that is not in the merge list
 CACHE_PIECES = 100_000  # pieces whose ids are remembered between calls, at most
 CACHE_PIECE_CHARS = 64  # longer pieces are not remembered
+STREAM_CARRY = 1 << 20  # characters encode_stream looks back for a place to cut a stream
 
 
 def bytes_to_unicode():
@@ -270,6 +271,38 @@ class Tokenizer:
         for i, chunk in enumerate(splitter.split(text)):
             ids += [self.special_tokens[chunk]] if i % 2 else self.encode_ordinary(chunk)
         return ids
+
+    def encode_stream(self, chunks, allowed_special="all"):
+        """Encode text that arrives in pieces (a file read block by block): yields lists of ids whose
+        concatenation is what `encode` gives for the whole text, holding back only the last two pre-tokenizer
+        pieces of each block (the ones the next block could still change) and any special token in them.
+        A single piece longer than STREAM_CARRY characters is cut there: no real text has one."""
+        carry = ""
+        for chunk in chunks:
+            if not isinstance(chunk, str):
+                raise ValueError(f"encode_stream takes text, got {type(chunk).__name__}")
+            text = carry + chunk
+            cut = self._stream_cut(text)
+            if cut:
+                yield self.encode(text[:cut], allowed_special=allowed_special, disallowed_special=())
+            carry = text[cut:]
+        if carry:
+            yield self.encode(carry, allowed_special=allowed_special, disallowed_special=())
+
+    def _stream_cut(self, text):
+        """Where text can be cut so that encoding the two parts apart gives the same ids as encoding it whole:
+        at the start of a pre-tokenizer piece, leaving the last two pieces (the next block could still change
+        them), never right after whitespace (a run of it ends differently when the text ends there: "\\s++$"),
+        and never inside a special token, whole or begun."""
+        after_special = max((text.rfind(t) + len(t) for t in self.special_tokens if t in text), default=0)
+        start = max(after_special, len(text) - STREAM_CARRY, 0)  # pieces start afresh after a special token
+        begun = [
+            b for t in self.special_tokens for b in range(len(text) - len(t) + 1, len(text)) if t.startswith(text[b:])
+        ]
+        limit = min(begun, default=len(text))  # where a special token that the next block may complete begins
+        starts = [m.start() for m in PATTERN.finditer(text, start)][:-1]  # the last piece may still grow
+        candidates = [s for s in starts if s <= limit and not text[s - 1].isspace()]
+        return max(candidates, default=start)
 
     def decode_bytes(self, ids):
         """Ids -> the bytes they stand for; an id outside the vocabulary raises ValueError."""

@@ -107,12 +107,17 @@ def sha256_of(*paths):
     return digest.hexdigest()
 
 
+def split_point(text, val_fraction=0.05):
+    """Where the held-out part begins: the last val_fraction of the text, from a line break."""
+    cut = int(len(text) * (1 - val_fraction))
+    return text.rfind("\n", 0, cut) + 1 or cut
+
+
 def prepare_data(text_path, tokenizer, out_dir, fingerprint, val_fraction=0.05):
     """Tokenize a text file into train.bin and val.bin (uint16 when the vocabulary fits), and data.json: their
     dtype, sizes, and the fingerprint of the text and tokenizer they came from."""
     text = Path(text_path).read_text(encoding="utf-8")
-    cut = int(len(text) * (1 - val_fraction))
-    cut = text.rfind("\n", 0, cut) + 1 or cut  # split at a line break
+    cut = split_point(text, val_fraction)
     dtype = np.uint16 if tokenizer.n_vocab <= 1 << 16 else np.uint32
     stats = {}
     for name, part in (("train", text[:cut]), ("val", text[cut:])):

@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 
 from gptlite import GPT, Config, Tokenizer  # noqa: E402
 from gptlite.model import flatten, init_params  # noqa: E402
+from gptlite.scoring import perplexity  # noqa: E402
 from gptlite.releases import GPT2_VOCAB  # noqa: E402
 from gptlite.weights.checkpoint import save_converted  # noqa: E402
 
@@ -110,6 +111,37 @@ def measure(runner, results, key, prompts, n_new):
         fn()  # warm-up
         results.setdefault(lib, {})[key] = median_time(fn)
     return results
+
+
+def scoring_rate(runner, n_tokens, context, stride):
+    """Tokens scored per second over one long text: gptlite's sliding windows against the loop of Hugging Face's
+    perplexity guide (model(input_ids, labels=...) window by window), interleaved."""
+    ids = prompts_of(1, n_tokens, runner.gpt.config.n_vocab)[0]
+    n_scored = {}
+
+    def gptlite():
+        n_scored["gptlite"] = perplexity(runner.gpt, [ids], context, stride).n_scored
+
+    def transformers():
+        tensor, previous_end, n = torch.tensor([ids]), 0, 0
+        for begin in range(0, n_tokens, stride):
+            end = min(begin + context, n_tokens)
+            window = tensor[:, begin:end]
+            labels = window.clone()
+            labels[:, : -(end - previous_end)] = -100
+            with torch.inference_mode():
+                runner.hf(window, labels=labels)
+            n += int((labels[:, 1:] != -100).sum())
+            previous_end = end
+            if end == n_tokens:
+                break
+        n_scored["transformers"] = n
+
+    rates = {}
+    for lib, fn in [("gptlite", gptlite)] + ([("transformers", transformers)] if runner.hf is not None else []):
+        fn()  # warm-up
+        rates[lib] = n_scored[lib] / median_time(fn)
+    return rates
 
 
 def decode_rate(runner, n_batch, n_prompt, n_new, n_vocab):
@@ -219,6 +251,7 @@ def main():
         for n in (16, 128, 512):
             t = measure(runner, {}, "t", prompts_of(1, n, config.n_vocab), 1)
             r[f"prefill_{n}"] = {lib: n / v["t"] for lib, v in t.items()}
+        r["scoring"] = scoring_rate(runner, 4 * config.n_ctx, config.n_ctx, config.n_ctx // 2)
         r["decode_short"] = decode_rate(runner, 1, 16, 128, config.n_vocab)
         r["decode_long"] = decode_rate(runner, 1, 900, 100, config.n_vocab)
         for b in (4, 8):
@@ -250,6 +283,7 @@ def table(r):
         ("decode, batch 1, after 900 tokens (tokens/s)", "decode_long"),
         ("decode, batch 4, aggregate (tokens/s)", "decode_batch_4"),
         ("decode, batch 8, aggregate (tokens/s)", "decode_batch_8"),
+        ("scoring 4 contexts of text, stride half a context (tokens/s)", "scoring"),
     ]
     lines = ["| measurement | gptlite | HF transformers | gptlite / HF |", "|---|---:|---:|---:|"]
     for label, key in rows:

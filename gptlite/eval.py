@@ -1,0 +1,159 @@
+"""Command line: measure a model on a text or a task file (see `scoring.py` for the protocols).
+
+    python -m gptlite.eval wiki.test.raw --model gpt2-large --stride 512          # perplexity, HF's guide
+    python -m gptlite.eval lambada_test.jsonl --task lambada --model gpt2          # LAMBADA, both protocols
+    python -m gptlite.eval hellaswag.jsonl --task choice --model gpt2 --json       # multiple choice
+
+Task files:
+
+* `perplexity` (the default): a UTF-8 text file, or `-` for standard input. It is read and tokenized
+  in blocks, so a file of any size runs in bounded memory; windows of `--context` tokens (default:
+  the model's n_ctx) move by `--stride`, as in Hugging Face's perplexity guide.
+* `lambada`: JSON Lines, one passage per line: {"text": "... the last word"} (the format of the
+  `lambada_openai` data set). The target is the last space-separated word.
+* `choice`: JSON Lines, one item per line: {"context": "...", "endings": ["...", ...], "label": 0}.
+  Each ending is scored after the context with a space between, as llm.c scores HellaSwag.
+
+Prints tokens, negative log-likelihood, perplexity, bits per byte or accuracy, and tokens per
+second; `--json` prints one JSON object instead. Bad input gets one line and exit status 2.
+"""
+
+import codecs
+import json
+import os
+import sys
+import time
+
+from .cli import ArgumentParser, at_least, run
+from .releases import BUNDLED, known_names
+
+BLOCK = 1 << 20  # characters read at a time
+
+
+def read_blocks(path, on_bytes):
+    """The text of a file (or stdin for "-") in blocks; on_bytes(n) is told how many bytes each block was."""
+    f = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        while block := f.read(BLOCK):
+            on_bytes(len(block))
+            try:
+                yield decoder.decode(block)
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}: not UTF-8 text ({e.reason} near byte {e.start})") from None
+        yield decoder.decode(b"", final=True)
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+def read_jsonl(path, on_bytes):
+    """The JSON objects of a JSON Lines file (or stdin), one per non-empty line."""
+    carry, number = "", 0
+    for block in read_blocks(path, on_bytes):
+        lines = (carry + block).split("\n")
+        carry = lines.pop()
+        for line in lines:
+            number += 1
+            if line.strip():
+                yield parse_line(path, number, line)
+    if carry.strip():
+        yield parse_line(path, number + 1, carry)
+
+
+def parse_line(path, number, line):
+    try:
+        return json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{path}:{number}: not a JSON object ({str(e)[:80]})") from None
+
+
+def passage(path):
+    """The text of each LAMBADA line."""
+
+    def text_of(item):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise ValueError(f'{path}: each line must be {{"text": "..."}}')
+        return item["text"]
+
+    return text_of
+
+
+def evaluate(args, bar):
+    from .gpt import GPT
+    from .scoring import lambada, multiple_choice, perplexity
+
+    if args.file != "-" and not os.path.isfile(args.file):
+        raise FileNotFoundError(f"{args.file}: no such file")
+    gpt = GPT.from_pretrained(args.model)
+    if gpt.tokenizer is None:
+        raise ValueError(f"{args.model}: the model has no tokenizer files; evaluation reads text")
+    start = time.perf_counter()
+    if args.task == "perplexity":
+        stream = gpt.tokenizer.encode_stream(read_blocks(args.file, bar.update))
+        result = perplexity(gpt, stream, args.context, args.stride, args.batch_size)
+        report = {"tokens": result.n_scored, "windows": result.windows, "nll": result.nll_sum,
+                  "perplexity": result.perplexity, "guide_perplexity": result.guide_perplexity,
+                  "bits_per_byte": result.bits_per_byte}  # fmt: skip
+        n_tokens = result.n_scored
+    elif args.task == "lambada":
+        text_of = passage(args.file)
+        result = lambada(gpt, (text_of(item) for item in read_jsonl(args.file, bar.update)), args.batch_size)
+        report = {"passages": len(result.greedy), "accuracy": result.accuracy, "perplexity": result.perplexity,
+                  "paper_accuracy": result.paper_accuracy}  # fmt: skip
+        n_tokens = result.n_tokens
+    else:
+        result = multiple_choice(gpt, read_jsonl(args.file, bar.update))
+        report = {"items": len(result.labels), "accuracy": result.accuracy, "accuracy_norm": result.accuracy_norm}
+        n_tokens = None
+    seconds = time.perf_counter() - start
+    report |= {"task": args.task, "model": args.model, "seconds": seconds}
+    if n_tokens is not None:
+        report["tokens_per_second"] = n_tokens / seconds
+    return report
+
+
+def show(report):
+    """The report as a few aligned lines."""
+    names = {"nll": "negative log-likelihood (nats)", "guide_perplexity": "perplexity, the guide's weighting",
+             "paper_accuracy": "accuracy, GPT-2 paper (greedy word)", "accuracy_norm": "accuracy (length-normalised)",
+             "tokens_per_second": "tokens per second"}  # fmt: skip
+    lines = []
+    for key, value in report.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{names.get(key, key.replace('_', ' ')):<40s} {shown}")
+    return "\n".join(lines)
+
+
+def parser():
+    p = ArgumentParser(prog="gptlite.eval", description="Measure a GPT-2 model: perplexity, LAMBADA, multiple choice.")
+    p.add_argument("file", metavar="FILE_OR_-", help="a text file (perplexity) or a JSON Lines file; - reads stdin")
+    p.add_argument("--model", default=BUNDLED, metavar="NAME_OR_DIR",
+                   help=f"{known_names()}, a Hugging Face repo id or a directory (default: %(default)s)")  # fmt: skip
+    p.add_argument("--task", choices=["perplexity", "lambada", "choice"], default="perplexity",
+                   help="what FILE holds (default: %(default)s)")  # fmt: skip
+    p.add_argument("--context", type=at_least(2), metavar="N", help="tokens per window (default: the model's n_ctx)")
+    p.add_argument("--stride", type=at_least(1), metavar="N", help="tokens each window moves (default: --context)")
+    p.add_argument("--batch-size", type=at_least(1), default=1, metavar="N",
+                   help="windows or passages per forward pass (default: %(default)s)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+
+    def action():
+        from tqdm.auto import tqdm
+
+        total = os.path.getsize(args.file) if args.file != "-" and os.path.isfile(args.file) else None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=args.task, disable=args.quiet, leave=False) as bar:
+            report = evaluate(args, bar)
+        print(json.dumps(report, indent=2) if args.json else show(report))
+
+    return run("gptlite.eval", action)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
