@@ -48,8 +48,8 @@ import numpy as np  # noqa: E402
 
 from gptlite import GPT, Config, Tokenizer  # noqa: E402
 from gptlite.model import flatten, init_params  # noqa: E402
-from gptlite.scoring import perplexity  # noqa: E402
 from gptlite.releases import GPT2_VOCAB  # noqa: E402
+from gptlite.scoring import perplexity  # noqa: E402
 from gptlite.weights.checkpoint import save_converted  # noqa: E402
 
 try:
