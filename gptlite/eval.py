@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from .cli import ArgumentParser, at_least, run
+from .cli import ArgumentParser, at_least, progress_bar, run
 from .releases import BUNDLED, known_names
 
 BLOCK = 1 << 20  # characters read at a time
@@ -145,10 +145,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
 
     def action():
-        from tqdm.auto import tqdm
-
         total = os.path.getsize(args.file) if args.file != "-" and os.path.isfile(args.file) else None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=args.task, disable=args.quiet, leave=False) as bar:
+        with progress_bar(args.quiet, total=total, unit="B", unit_scale=True, desc=args.task, leave=False) as bar:
             report = evaluate(args, bar)
         print(json.dumps(report, indent=2) if args.json else show(report))
 

@@ -17,6 +17,9 @@ padding is masked out of attention and each row's positions count only its
 real tokens, so every row comes out as it would alone.
 """
 
+import html
+from dataclasses import asdict
+
 import numpy as np
 
 from .model import Config, KVCache, attention_mask, flatten, head_weight, hidden_states, lm_head, log_softmax, nest
@@ -58,6 +61,22 @@ class TextStream:
         return piece
 
 
+class Params(dict):
+    """The weights, nested as the checkpoint names them (`params["h"][3]["attn"]["c_attn"]["w"]`): a plain dict
+    that prints as a summary of its tensors, not as thousands of lines of numbers."""
+
+    def __repr__(self):
+        flat = flatten(self)
+        shapes = {}
+        for name, array in flat.items():  # "h.3.attn.c_attn.w" -> "h.*.attn.c_attn.w": one line per kind
+            key = ".".join("*" if part.isdigit() else part for part in name.split("."))
+            shapes.setdefault(key, (list(array.shape), array.dtype, 0))
+            shapes[key] = (*shapes[key][:2], shapes[key][2] + 1)
+        lines = [f"  {k:<22s} {str(s):<14s} {d}" + (f"  x {n}" if n > 1 else "") for k, (s, d, n) in shapes.items()]
+        total = sum(a.size for a in flat.values())
+        return f"Params({len(flat)} tensors, {total / 1e6:.2f} M parameters:\n" + "\n".join(lines) + "\n)"
+
+
 def left_pad(prompts, max_new_tokens=0):
     """Prompts of different lengths as one batch, padded on the left so that every row's next token is last.
 
@@ -78,10 +97,35 @@ def left_pad(prompts, max_new_tokens=0):
 class GPT:
     """A GPT-2 model and its tokenizer: `gpt(ids)` gives logits; `generate`, `complete` and `stream` continue."""
 
-    def __init__(self, config: Config, params: dict, tokenizer: Tokenizer | None):
+    def __init__(self, config: Config, params: dict, tokenizer: Tokenizer | None, source: str | None = None):
         self.config = config
-        self.params = params  # nested dict, as model.nest builds it
+        self.params = Params(params)  # nested dict, as model.nest builds it
         self.tokenizer = tokenizer  # None for a model shipped without tokenizer files: token ids only
+        self.source = source  # the name or directory it was loaded from, if it was
+
+    def _summary(self):
+        """(what it is, [(label, value)]) for the two reprs."""
+        c = self.config
+        n_params = sum(a.size for a in flatten(self.params).values())
+        n_bytes = sum(a.nbytes for a in flatten(self.params).values())
+        rows = [("layers", c.n_layer), ("width", c.n_embd), ("heads", f"{c.n_head} of {c.d_head}"),
+                ("context", f"{c.n_ctx} tokens"), ("vocabulary", f"{c.n_vocab} tokens"),
+                ("parameters", f"{n_params / 1e6:.1f} M"), ("memory", f"{n_bytes / 1e6:.1f} MB float32")]  # fmt: skip
+        shape, gpt2 = ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer"), asdict(Config())
+        options = [f"{k}={v}" for k, v in asdict(c).items() if k not in shape and v != gpt2[k]]  # not GPT-2's own
+        if options:
+            rows.append(("options", ", ".join(options)))
+        return self.source or "GPT-2 (not loaded from disk)", rows
+
+    def __repr__(self):
+        what, rows = self._summary()
+        return f"GPT({what}: " + ", ".join(f"{label} {value}" for label, value in rows) + ")"
+
+    def _repr_html_(self):
+        what, rows = self._summary()
+        cells = "".join(f"<tr><th style='text-align:left'>{label}</th><td>{html.escape(str(value))}</td></tr>"
+                        for label, value in rows)  # fmt: skip
+        return f"<table><caption style='text-align:left'><b>GPT</b> {html.escape(what)}</caption>{cells}</table>"
 
     @classmethod
     def from_pretrained(cls, name_or_dir, *, source: str = "hf", revision: str = "main", quiet: bool = False) -> "GPT":
@@ -95,7 +139,7 @@ class GPT:
 
         directory = hub.resolve(name_or_dir, source=source, revision=revision, quiet=quiet)
         config, tensors, vocab = checkpoint.load_dir(directory)
-        return cls(config, nest(tensors), Tokenizer.from_files(*vocab) if vocab else None)
+        return cls(config, nest(tensors), Tokenizer.from_files(*vocab) if vocab else None, source=str(name_or_dir))
 
     def __call__(self, ids):
         """Logits for every position of one sequence: list of n_seq ids -> [n_seq, n_vocab] float32.
@@ -121,7 +165,7 @@ class GPT:
         """The same model with writable float32 copies of its weights (loaded weights are read-only memory maps),
         for experiments that edit them: `edited = gpt.copy(); edited.params["h"][3]["mlp"]["c_proj"]["w"][:] = 0`."""
         params = nest({name: np.array(value, dtype=np.float32) for name, value in flatten(self.params).items()})
-        return GPT(self.config, params, self.tokenizer)
+        return GPT(self.config, params, self.tokenizer, self.source)
 
     def to_str_tokens(self, ids) -> list[str]:
         """Each token as a string: the tokenizer's pieces, or the ids themselves for a model without one."""

@@ -163,18 +163,32 @@ class Tokenizer:
             raise ValueError(f"{encoder_path}: {e}") from None
 
     @classmethod
-    def from_pretrained(cls, name_or_dir="gpt2") -> "Tokenizer":
-        """GPT-2's vocabulary by any release name, the bundled model's by its name (both offline),
-        or the tokenizer files in a directory."""
+    def from_pretrained(cls, name_or_dir="gpt2", *, revision: str = "main", quiet: bool = False) -> "Tokenizer":
+        """The tokenizer of any model `GPT.from_pretrained` takes: GPT-2's vocabulary for every release name and
+        the bundled model's by its name (both offline), the tokenizer files in a directory (or of the model a
+        training run's directory holds), or a Hugging Face repo id, whose tokenizer files alone are fetched."""
         if name_or_dir in RELEASES:  # every release shares GPT-2's vocabulary
             tokenizer = cls.from_files(*GPT2_VOCAB)
             assert tokenizer.n_vocab == 50257, "256 bytes + 50,000 merges + <|endoftext|>"
             return tokenizer
         if name_or_dir == BUNDLED:
             return cls.from_files(*find_vocab_files(BUNDLED_DIR))
-        if not os.path.isdir(name_or_dir):
-            raise FileNotFoundError(f"{name_or_dir}: not a directory, and not one of {', '.join([*RELEASES, BUNDLED])}")
-        return cls.from_files(*find_vocab_files(name_or_dir))
+        if os.path.isdir(name_or_dir):
+            from .weights.checkpoint import checkpoint_folder
+
+            return cls.from_files(*find_vocab_files(checkpoint_folder(name_or_dir) or name_or_dir))
+        from .weights import hub  # a repo id: only the tokenizer's files are fetched
+
+        return cls.from_files(*hub.tokenizer_files(str(name_or_dir), revision=revision, quiet=quiet))
+
+    def __repr__(self):
+        specials = ", ".join(f"{t}={i}" for t, i in self.special_tokens.items()) or "none"
+        return f"Tokenizer({self.n_vocab} tokens: 256 bytes, {len(self.ranks)} merges; special tokens: {specials})"
+
+    def _repr_html_(self):
+        import html
+
+        return f"<pre>{html.escape(repr(self))}</pre>"
 
     @property
     def n_vocab(self):
@@ -311,6 +325,10 @@ class Tokenizer:
     def decode(self, ids):
         """Decode ids to text; bytes that are not valid UTF-8 become U+FFFD instead of raising."""
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def save(self, directory) -> None:
+        """Write encoder.json + vocab.bpe, which `Tokenizer.from_pretrained(directory)` reads back."""
+        save_vocab(directory, self.encoder, sorted(self.ranks, key=self.ranks.get))
 
     def to_str_tokens(self, ids) -> list[str]:
         """Each token as a string of its own (a piece of a character split across tokens shows as U+FFFD)."""

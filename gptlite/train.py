@@ -15,16 +15,19 @@ import argparse
 import hashlib
 import json
 import math
+import numbers
+import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from .backprop import backward, forward
-from .cli import ArgumentParser, at_least, positive, run
+from .cli import ArgumentParser, at_least, positive, progress_bar, run
+from .gpt import GPT
 from .model import Config, flatten, init_params, nest
 from .tokenizer import Tokenizer, find_vocab_files
 from .weights import safetensors
@@ -85,9 +88,10 @@ def batch(tokens, step, seed, batch_size, n_ctx):
     return window[:, :-1], window[:, 1:]  # inputs and the tokens that follow them
 
 
-def evaluate(params, tokens, config, batch_size, max_batches=8):
-    n_ctx = config.n_ctx
-    """Mean cross-entropy (nats per token) over the first max_batches x batch_size windows of held-out tokens."""
+def evaluate(params, tokens, config, batch_size, n_ctx=None, max_batches=8):
+    """Mean cross-entropy (nats per token) over the first max_batches x batch_size windows of n_ctx held-out
+    tokens (default: the model's context)."""
+    n_ctx = n_ctx or config.n_ctx
     n_windows = min(max_batches * batch_size, (len(tokens) - 1) // n_ctx)
     starts = np.arange(n_windows) * n_ctx
     losses = []
@@ -97,14 +101,18 @@ def evaluate(params, tokens, config, batch_size, max_batches=8):
     return float(np.mean(losses))
 
 
-def sha256_of(*paths):
-    """One sha256 over the contents of several files, read in blocks."""
+def sha256_text(*texts):
+    """One sha256 over several texts' UTF-8 bytes, each ended by a NUL (so that the split between them counts)."""
     digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+    for text in texts:
+        digest.update(text.encode("utf-8", errors="surrogatepass") + b"\0")
     return digest.hexdigest()
+
+
+def vocabulary_sha256(tokenizer):
+    """A fingerprint of a tokenizer's vocabulary and merges."""
+    symbols = "\n".join(f"{s} {i}" for s, i in sorted(tokenizer.encoder.items(), key=lambda item: item[1]))
+    return sha256_text(symbols, "\n".join(f"{a} {b}" for a, b in tokenizer.ranks))
 
 
 def split_point(text, val_fraction=0.05):
@@ -113,26 +121,48 @@ def split_point(text, val_fraction=0.05):
     return text.rfind("\n", 0, cut) + 1 or cut
 
 
-def prepare_data(text_path, tokenizer, out_dir, fingerprint, val_fraction=0.05):
-    """Tokenize a text file into train.bin and val.bin (uint16 when the vocabulary fits), and data.json: their
-    dtype, sizes, and the fingerprint of the text and tokenizer they came from."""
-    text = Path(text_path).read_text(encoding="utf-8")
-    cut = split_point(text, val_fraction)
-    dtype = np.uint16 if tokenizer.n_vocab <= 1 << 16 else np.uint32
-    stats = {}
-    for name, part in (("train", text[:cut]), ("val", text[cut:])):
-        ids = np.array(tokenizer.encode(part, allowed_special="all"), dtype=dtype)
+def tokens_of(data, tokenizer, val_fraction=0.05):
+    """Training data (a text, a text file's path, or token ids) -> (train ids, held-out ids, held-out bytes
+    per token or None, fingerprint). Text is cut at a line break; ids at val_fraction."""
+    if isinstance(data, (str, os.PathLike)) and not isinstance(data, str) or (isinstance(data, str) and "\n" not in data
+                                                                                and os.path.isfile(data)):  # fmt: skip
+        data = Path(data).read_text(encoding="utf-8")
+    if isinstance(data, str):
+        if tokenizer is None:
+            raise ValueError("training on text needs a tokenizer")
+        cut = split_point(data, val_fraction)
+        train = np.array(tokenizer.encode(data[:cut], allowed_special="all"), np.int64)
+        val = np.array(tokenizer.encode(data[cut:], allowed_special="all"), np.int64)
+        bytes_per_token = len(data[cut:].encode("utf-8")) / max(len(val), 1)
+        fingerprint = sha256_text(data)
+    else:
+        ids = np.asarray(data)
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer) or ids.size < 4:
+            raise ValueError("data must be a text, a text file's path, or a list of token ids")
+        cut = int(len(ids) * (1 - val_fraction))
+        train, val, bytes_per_token = ids[:cut].astype(np.int64), ids[cut:].astype(np.int64), None
+        fingerprint = hashlib.sha256(ids.astype("<i8").tobytes()).hexdigest()
+    return train, val, bytes_per_token, fingerprint
+
+
+def save_tokens(out_dir, train, val, bytes_per_token, fingerprint):
+    """The token files of a run in OUT: train.bin, val.bin (uint16 when the ids fit) and data.json."""
+    dtype = np.uint16 if max(train.max(initial=0), val.max(initial=0)) < 1 << 16 else np.uint32
+    for name, ids in (("train", train), ("val", val)):
         with atomic_write(out_dir / f"{name}.bin") as f:
-            f.write(ids.tobytes())
-        stats[name] = {"tokens": int(ids.size), "bytes": len(part.encode("utf-8"))}
+            f.write(ids.astype(dtype).tobytes())
+    meta = {"dtype": np.dtype(dtype).name, "fingerprint": fingerprint, "bytes_per_token": bytes_per_token,
+            "train": {"tokens": len(train)}, "val": {"tokens": len(val)}}  # fmt: skip
     with atomic_write(out_dir / "data.json", "w") as f:
-        json.dump({"dtype": np.dtype(dtype).name, "fingerprint": fingerprint, **stats}, f, indent=2)
+        json.dump(meta, f, indent=2)
 
 
-def load_tokens(out_dir, name):
+def load_tokens(out_dir):
+    """(train ids, held-out ids, metadata) of a run in OUT, memory-mapped."""
     with open(out_dir / "data.json", encoding="utf-8") as f:
         meta = json.load(f)
-    return np.memmap(out_dir / f"{name}.bin", dtype=meta["dtype"], mode="r"), meta
+    train, val = (np.memmap(out_dir / f"{name}.bin", dtype=meta["dtype"], mode="r") for name in ("train", "val"))
+    return train, val, meta
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -144,7 +174,7 @@ def load_tokens(out_dir, name):
 # naming the previous checkpoint, complete and untouched; older folders are removed only after it.
 
 
-def save_checkpoint(out_dir, config, params, optimizer, step, vocab, state):
+def save_checkpoint(out_dir, config, params, optimizer, step, tokenizer, state):
     """Write the checkpoint of `step` aside, then name it in LATEST; `state` is train_state.json's content."""
     name = f"step-{step:08d}"
     current = checkpoint_folder(out_dir)
@@ -153,7 +183,8 @@ def save_checkpoint(out_dir, config, params, optimizer, step, vocab, state):
     folder = out_dir / "checkpoints" / name
     shutil.rmtree(folder, ignore_errors=True)  # a leftover of a save that never reached LATEST
     try:
-        save_converted(folder, config, flatten(params), vocab, source="gptlite.train")
+        tokenizer.save(folder)
+        save_converted(folder, config, flatten(params), None, source="gptlite.train")
         moments = {f"m.{k}": v for k, v in optimizer.m.items()} | {f"v.{k}": v for k, v in optimizer.v.items()}
         safetensors.save(folder / "optimizer.safetensors", moments, metadata={"step": step, "t": optimizer.t})
         with atomic_write(folder / "train_state.json", "w") as f:
@@ -190,32 +221,54 @@ def load_checkpoint(out_dir, optimizer):
 ARCHITECTURE = {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_ctx": 128}
 TRAINING = {"batch_size": 16, "steps": 2000, "lr": 2e-3, "warmup": 100, "weight_decay": 0.1, "clip": 1.0,
             "eval_every": 100, "save_every": 100, "seed": 0}  # fmt: skip
-CHANGEABLE = ("steps", "eval_every", "save_every")  # what --resume lets a run change; the rest is the run
+CHANGEABLE = ("steps", "eval_every", "save_every")  # what resuming may change; the rest is the run
+LOWEST = {"n_layer": 1, "n_head": 1, "n_embd": 1, "n_ctx": 2, "batch_size": 1, "steps": 1, "warmup": 0,
+          "eval_every": 1, "save_every": 1, "seed": 0}  # integers, and their smallest values  # fmt: skip
 
 
-def settings(args, saved):
-    """Every setting of the run: the saved ones when resuming (a flag given again must agree with them,
-    but for CHANGEABLE), else the flags, with ARCHITECTURE's and TRAINING's defaults for the rest."""
-    given = {k: getattr(args, k) for k in (*ARCHITECTURE, *TRAINING) if getattr(args, k) is not None}
-    if saved is None:
-        return {**ARCHITECTURE, **TRAINING, **given}
-    run_settings = {**saved["settings"]}
+def check_settings(given):
+    """Each setting given is of the right kind and range, or a one-line ValueError naming it."""
     for key, value in given.items():
-        if key not in CHANGEABLE and value != run_settings[key]:
-            flag = "--" + key.replace("_", "-")
-            raise ValueError(
-                f"{flag} {value} differs from the run being resumed ({flag} {run_settings[key]}): leave it out "
-                "to continue that run, or start a new one in another --out"
-            )
-        run_settings[key] = value
-    return run_settings
+        if key in LOWEST:
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < LOWEST[key]:
+                raise ValueError(f"{key} must be an integer >= {LOWEST[key]}, got {value!r}")
+        elif not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+            raise ValueError(f"{key} must be a number, got {value!r}")
+        elif (key == "weight_decay" and value < 0) or (key != "weight_decay" and value <= 0):
+            raise ValueError(f"{key} must be {'>= 0' if key == 'weight_decay' else '> 0'}, got {value!r}")
+    return {k: int(v) if k in LOWEST else float(v) for k, v in given.items()}
 
 
-def check_memory(config, batch_size):
+def merge_settings(given, saved, model_config=None):
+    """Every setting of the run: the saved ones when resuming (given ones must agree with them, but for
+    CHANGEABLE), a fine-tuned model's architecture, else what is given, with the defaults for the rest."""
+    if saved is not None:
+        run_settings = {**saved["settings"]}
+        for key, value in given.items():
+            if key not in CHANGEABLE and value != run_settings[key]:
+                flag = "--" + key.replace("_", "-")
+                raise ValueError(
+                    f"{flag} {value} differs from the run being resumed ({flag} {run_settings[key]}): leave it out "
+                    "to continue that run, or start a new one in another --out"
+                )
+            run_settings[key] = value
+        return run_settings
+    if model_config is not None:
+        fixed = {k: getattr(model_config, k) for k in ("n_layer", "n_head", "n_embd")}
+        for key, value in given.items():
+            if key in fixed and value != fixed[key]:
+                raise ValueError(f"{key}={value} differs from the model being fine-tuned ({key}={fixed[key]})")
+        if given.get("n_ctx", 0) > model_config.n_ctx:
+            raise ValueError(f"n_ctx={given['n_ctx']} is longer than the model's context of {model_config.n_ctx}")
+        return {**TRAINING, **fixed, "n_ctx": model_config.n_ctx, **given}
+    return {**ARCHITECTURE, **TRAINING, **given}
+
+
+def check_memory(config, batch_size, n_ctx):
     """Refuse a run whose activations cannot fit in the memory this machine has free, before it starts (the
     kernel would otherwise kill it without a word). The estimate counts what forward and backward keep."""
-    n_tokens = batch_size * config.n_ctx
-    per_layer = 18 * n_tokens * config.n_embd + 3 * batch_size * config.n_head * config.n_ctx**2  # floats
+    n_tokens = batch_size * n_ctx
+    per_layer = 18 * n_tokens * config.n_embd + 3 * batch_size * config.n_head * n_ctx**2  # floats
     needed = 4 * (config.n_layer * per_layer + 4 * n_tokens * config.n_vocab)  # + logits, log-probs, gradients
     available = available_memory()
     if available is not None and needed > available:
@@ -237,93 +290,157 @@ def available_memory():
     return None
 
 
-def data_fingerprint(data, tokenizer_dir):
-    """What the token files are made of: the sha256 of the text and of the tokenizer's files."""
-    return {"data_sha256": sha256_of(data), "tokenizer_sha256": sha256_of(*find_vocab_files(tokenizer_dir))}
-
-
 # ---------------------------------------------------------------- the loop
 
 
-def train(args):
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    folder = checkpoint_folder(out)
-    if folder is not None and not args.resume:
-        raise ValueError(f"{out} already holds a training run: pass --resume to continue it, or choose another --out")
+@dataclass
+class Training:
+    """What `fit` returns: the trained model and how the training went."""
+
+    gpt: GPT  # the trained model, with its own writable weights
+    history: list  # one entry per evaluation: step, train_loss, val_loss, val_bits_per_byte
+    losses: list  # the training loss of every step this call ran
+    step: int  # steps done in all (a resumed run counts the earlier ones)
+    interrupted: bool = False  # stopped by Ctrl-C or a notebook's interrupt; the last checkpoint is kept
+
+    @property
+    def val_loss(self) -> float | None:
+        """The latest held-out loss (nats per token)."""
+        return self.history[-1]["val_loss"] if self.history else None
+
+
+def fit(data=None, *, model=None, tokenizer=None, out=None, resume=False, quiet=False, n_layer=None, n_head=None,
+        n_embd=None, n_ctx=None, batch_size=None, steps=None, lr=None, warmup=None, weight_decay=None, clip=None,
+        eval_every=None, save_every=None, seed=None) -> Training:  # fmt: skip
+    """Train a GPT-2 from scratch, or fine-tune `model` (a loaded GPT, left as it was: the result is a new one).
+
+    data: a text, a text file's path, or token ids; its last 5% (cut at a line break) is held out. tokenizer:
+    a Tokenizer or a directory (default: the model's, else GPT-2's). out: a directory for checkpoints (each
+    written whole, then named in OUT/LATEST); with resume=True a run there continues bit for bit with its
+    saved settings. The other arguments are the settings (None: the run's, the model's or the defaults of
+    ARCHITECTURE and TRAINING). An interrupt (Ctrl-C, or a notebook's stop button) saves, when there is an
+    out, and returns what was done so far with `interrupted=True`.
+    """
+    named = {"n_layer": n_layer, "n_head": n_head, "n_embd": n_embd, "n_ctx": n_ctx, "batch_size": batch_size,
+             "steps": steps, "lr": lr, "warmup": warmup, "weight_decay": weight_decay, "clip": clip,
+             "eval_every": eval_every, "save_every": save_every, "seed": seed}  # fmt: skip
+    given = check_settings({k: v for k, v in named.items() if v is not None})
+    out = Path(out) if out is not None else None
+    folder = checkpoint_folder(out) if out is not None and out.is_dir() else None
+    if folder is not None and not resume:
+        raise ValueError(f"{out} already holds a training run: resume it (--resume), or choose another --out")
+    if resume and out is None:
+        raise ValueError("resuming needs the run's directory: pass out")
     saved = json.loads((folder / "train_state.json").read_text(encoding="utf-8")) if folder is not None else None
-    run_settings = settings(args, saved)
-    if saved is None and (args.data is None or args.tokenizer is None):
-        raise ValueError("--data and --tokenizer are needed to start a run (--resume reads them from OUT)")
-    given = args.data is not None and args.tokenizer is not None
-    fingerprint = data_fingerprint(args.data, args.tokenizer) if given else saved["data"]
-    if saved is not None and fingerprint != saved["data"]:
-        raise ValueError(f"{out} was trained on another --data or --tokenizer: leave them out to resume it")
-    vocab = find_vocab_files(folder if folder is not None else args.tokenizer)
-    tokenizer = Tokenizer.from_files(*vocab)
-    if not (out / "data.json").is_file():
-        prepare_data(args.data, tokenizer, out, fingerprint)
-    train_tokens, meta = load_tokens(out, "train")
-    val_tokens, _ = load_tokens(out, "val")
-    if meta.get("fingerprint") != fingerprint:
-        raise ValueError(f"{out} holds the tokens of another --data or --tokenizer: use another --out")
-    config = Config(n_vocab=tokenizer.n_vocab, **{k: run_settings[k] for k in ARCHITECTURE})
+    if model is not None and saved is not None:
+        raise ValueError(f"{out} holds a run already: resume it without a model, or fine-tune into another --out")
+    if model is not None:
+        base = Config(model.config.n_vocab, model.config.n_ctx, model.config.n_embd, model.config.n_head,
+                      model.config.n_layer)  # fmt: skip
+        if model.config != base:
+            raise ValueError("fine-tuning supports GPT-2's own architecture (gelu_new, tied head, default scaling)")
+    run_settings = merge_settings(given, saved, model.config if model is not None else None)
     s = argparse.Namespace(**run_settings)
-    if min(len(train_tokens), len(val_tokens)) <= config.n_ctx + 1:
-        raise ValueError(f"the text is too short for --n-ctx {config.n_ctx}: both parts need more tokens than that")
-    check_memory(config, s.batch_size)
-    params = init_params(config, seed=s.seed)
+
+    # The tokenizer and the tokens.
+    if folder is not None:
+        tokenizer = Tokenizer.from_files(*find_vocab_files(folder))
+    elif model is not None:
+        tokenizer = model.tokenizer
+    elif tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
+        tokenizer = Tokenizer.from_pretrained("gpt2" if tokenizer is None else tokenizer)
+    if data is None and saved is None:
+        raise ValueError("data is needed to start a run (--data; resuming reads it from OUT)")
+    fingerprint = None
+    if data is not None:
+        train_ids, val_ids, bytes_per_token, data_sha = tokens_of(data, tokenizer)
+        fingerprint = {"data_sha256": data_sha, "tokenizer_sha256": vocabulary_sha256(tokenizer)}
+        if saved is not None and fingerprint != saved["data"]:
+            raise ValueError(f"{out} was trained on other data or another tokenizer: leave them out to resume it")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "data.json").is_file():
+            save_tokens(out, train_ids, val_ids, bytes_per_token, fingerprint)
+        train_ids, val_ids, meta = load_tokens(out)
+        if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+            raise ValueError(f"{out} holds the tokens of other data: use another --out")
+        fingerprint, bytes_per_token = fingerprint or saved["data"], meta["bytes_per_token"]
+    if tokenizer is not None and max(train_ids.max(initial=0), val_ids.max(initial=0)) >= tokenizer.n_vocab:
+        raise ValueError(f"the data has token ids beyond the tokenizer's {tokenizer.n_vocab}")
+    if min(len(train_ids), len(val_ids)) <= s.n_ctx + 1:
+        raise ValueError(f"the data is too short for n_ctx={s.n_ctx}: both parts need more tokens than that")
+
+    # The model and the optimizer.
+    config = model.config if model is not None else Config(tokenizer.n_vocab, s.n_ctx, s.n_embd, s.n_head, s.n_layer)
+    check_memory(config, s.batch_size, s.n_ctx)
+    params = model.copy().params if model is not None else init_params(config, seed=s.seed)
     optimizer = AdamW(flatten(params), weight_decay=s.weight_decay)
     step, history = 0, []
     if folder is not None:
         params, state = load_checkpoint(out, optimizer)
         step, history = state["step"], state["history"]
     flat = flatten(params)  # views into params: the optimizer updates them in place
-    bytes_per_token = meta["val"]["bytes"] / meta["val"]["tokens"]
 
     def save():
-        state = {"history": history, "settings": run_settings, "data": fingerprint}
-        save_checkpoint(out, config, params, optimizer, step, vocab, state)
+        if out is not None:
+            state = {"history": history, "settings": run_settings, "data": fingerprint}
+            save_checkpoint(out, config, params, optimizer, step, tokenizer, state)
 
-    bar = tqdm(total=s.steps, initial=step, unit="step", dynamic_ncols=True, disable=args.quiet)
+    losses, interrupted = [], False
+    bar = progress_bar(quiet, total=s.steps, initial=step, unit="step", desc="training")
     tokens_done, t0 = 0, time.perf_counter()
     try:
         while step < s.steps:
-            ids, targets = batch(train_tokens, step, s.seed, s.batch_size, s.n_ctx)
+            ids, targets = batch(train_ids, step, s.seed, s.batch_size, s.n_ctx)
             loss, acts = forward(params, ids, targets, config)
             grads = flatten(backward(params, acts))
             clip_gradients(grads, s.clip)
             optimizer.step(flat, grads, learning_rate(step, s.lr, s.warmup, s.steps))
             step += 1
+            losses.append(float(loss))
             tokens_done += ids.size
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_done / (time.perf_counter() - t0):.0f}")
             bar.update(1)
             if step % s.eval_every == 0 or step == s.steps:
-                val = evaluate(params, val_tokens, config, s.batch_size)
-                bits = val / math.log(2) / bytes_per_token
+                val = evaluate(params, val_ids, config, s.batch_size, n_ctx=s.n_ctx)
+                bits = val / math.log(2) / bytes_per_token if bytes_per_token else None
                 history.append({"step": step, "train_loss": float(loss), "val_loss": val, "val_bits_per_byte": bits})
-                bar.write(f"step {step}: train loss {loss:.3f}, held-out loss {val:.3f} ({bits:.3f} bits per byte)")
+                if not quiet:
+                    shown = f" ({bits:.3f} bits per byte)" if bits else ""
+                    bar.write(f"step {step}: train loss {loss:.3f}, held-out loss {val:.3f}{shown}")
             if step % s.save_every == 0 or step == s.steps:
                 save()
     except KeyboardInterrupt:
-        bar.write(f"interrupted at step {step}: saving; --resume continues from here")
+        interrupted = True
+        bar.write(f"interrupted at step {step}" + (": saved; resuming continues from here" if out else ""))
         save()
-        raise
     finally:
         bar.close()
-    return history
+    trained = GPT(config, params, tokenizer, source=str(out) if out is not None else "gptlite.train.fit")
+    return Training(trained, history, losses, step, interrupted)
+
+
+def train(args):
+    """The command: fit() with the flags; exit status 130 after an interrupt."""
+    given = {k: getattr(args, k) for k in (*ARCHITECTURE, *TRAINING) if getattr(args, k) is not None}
+    data = Path(args.data) if args.data is not None else None
+    if data is not None and not data.is_file():
+        raise FileNotFoundError(f"{data}: no such file")
+    result = fit(data, tokenizer=args.tokenizer, out=args.out, resume=args.resume, quiet=args.quiet, **given)
+    if result.interrupted:
+        raise KeyboardInterrupt
 
 
 def parser():
     a, t = ARCHITECTURE, TRAINING
     p = ArgumentParser(prog="gptlite.train", description="Train a GPT-2-architecture model in NumPy.")
     p.add_argument("--data", help="a UTF-8 text file (tokenized once into OUT/train.bin, OUT/val.bin)")
-    p.add_argument("--tokenizer", help="a directory with encoder.json + vocab.bpe")
+    p.add_argument("--tokenizer", help="a directory with encoder.json + vocab.bpe (default: GPT-2's)")
     p.add_argument("--out", required=True, help="where checkpoints go (GPT.from_pretrained(OUT) loads the latest)")
     p.add_argument("--n-layer", type=at_least(1), help=f"transformer blocks (default: {a['n_layer']})")
     p.add_argument("--n-head", type=at_least(1), help=f"attention heads (default: {a['n_head']})")
     p.add_argument("--n-embd", type=at_least(1), help=f"width, divisible by --n-head (default: {a['n_embd']})")
-    p.add_argument("--n-ctx", type=at_least(1), help=f"training window and context (default: {a['n_ctx']})")
+    p.add_argument("--n-ctx", type=at_least(2), help=f"training window and context (default: {a['n_ctx']})")
     p.add_argument("--batch-size", type=at_least(1), help=f"windows per step (default: {t['batch_size']})")
     p.add_argument("--steps", type=at_least(1), help=f"optimizer steps in all (default: {t['steps']})")
     p.add_argument("--lr", type=positive, help=f"peak learning rate (default: {t['lr']})")
@@ -340,7 +457,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    return run("gptlite.train", lambda: train(args))  # Ctrl-C: train() has saved and said how to resume
+    return run("gptlite.train", lambda: train(args))  # an interrupt: fit() has saved and said how to resume
 
 
 if __name__ == "__main__":

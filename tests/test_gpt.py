@@ -1,5 +1,7 @@
 """The GPT class: generation, streaming, stop strings, batching and input errors."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -191,3 +193,26 @@ def test_a_model_with_more_embeddings_than_tokens_only_writes_tokens_that_have_t
     trace = gpt.trace("Hi", 4, temperature=0)
     assert all(chosen.id < 50257 for chosen, _ in trace.steps) and len(trace.steps) > 0
     assert isinstance(gpt.complete("Hi", 5, temperature=0), str)
+
+
+def test_models_and_tokenizers_show_themselves(tiny):
+    text = repr(tiny)
+    assert text.startswith("GPT(") and "layers 2" in text and "width 16" in text and "vocabulary 50257" in text
+    assert "parameters 0.8 M" in text and str(MODELS / "tiny") in text
+    html = tiny._repr_html_()
+    assert html.startswith("<table>") and "<th style='text-align:left'>layers</th><td>2</td>" in html
+    params = repr(tiny.params)
+    assert params.count("\n") < 30 and "h.*.attn.c_attn.w" in params and "x 2" in params
+    assert (
+        repr(tiny.tokenizer) == "Tokenizer(50257 tokens: 256 bytes, 50000 merges; special tokens: <|endoftext|>=50256)"
+    )
+
+
+def test_progress_bars_stay_quiet_when_asked_or_redirected(monkeypatch):
+    from gptlite.cli import progress_bar
+
+    assert progress_bar(quiet=True, total=3).disable
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert progress_bar(total=3).disable  # output goes to a file or a pipe
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert not progress_bar(total=3).disable

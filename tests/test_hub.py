@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gptlite import GPT
+from gptlite import GPT, Tokenizer
 from gptlite.download import main as download_main
 from gptlite.generate import main as generate_main
 from gptlite.releases import GPT2_VOCAB
@@ -268,3 +268,20 @@ def test_no_leftovers(fake):
     GPT.from_pretrained("gpt2")
     assert not list(target.glob(".*.tmp"))
     assert not (hub.home() / "downloads").exists()
+
+
+def test_tokenizer_by_every_name_gpt_takes(fake, tmp_path):
+    assert Tokenizer.from_pretrained("gptlite-shakespeare").n_vocab == 2048
+    assert Tokenizer.from_pretrained("distilgpt2").encode("Hello world") == [15496, 995]
+    fake.add_repo("someone/finetune", MODELS / "tiny")
+    tok = Tokenizer.from_pretrained("someone/finetune")
+    assert tok.encode("Hello world") == [15496, 995]
+    fetched = {entry[2] for entry in fake.log}
+    assert fetched == {"vocab.json", "merges.txt"}  # the tokenizer's files alone, not the weights
+    Tokenizer.from_pretrained("someone/finetune")
+    assert len(fake.log) == 2  # cached
+    with pytest.raises(FileNotFoundError, match="404"):
+        Tokenizer.from_pretrained("nobody/nothing")
+    assert not (hub.home() / "tokenizers" / "hf" / "nobody--nothing").exists()
+    GPT.from_pretrained("gpt2")
+    assert Tokenizer.from_pretrained("openai-community/gpt2").n_vocab == 50257  # from the cached model

@@ -271,7 +271,7 @@ def test_reusing_out_is_refused(corpus, tmp_path, capsys):
     other.write_text(TEXT.upper())
     argv = ["--data", str(other), "--tokenizer", str(corpus / "tok"), "--out", str(tmp_path / "r"), "--resume"]
     assert train_main(argv) == 2
-    assert "another --data or --tokenizer" in capsys.readouterr().err
+    assert "trained on other data or another tokenizer" in capsys.readouterr().err
 
 
 def test_a_run_that_cannot_fit_in_memory_is_refused_before_it_starts(corpus, tmp_path, capsys):
@@ -347,3 +347,83 @@ def test_a_full_disk_during_a_save_keeps_the_last_checkpoint(corpus, tmp_path, m
     assert checkpoint_folder(tmp_path / "r").name == "step-00000003"
     assert GPT.from_pretrained(tmp_path / "r").config.n_layer == 2  # the last good checkpoint still loads
     assert train_main(["--out", str(tmp_path / "r"), "--steps", "6", "--resume", "--quiet"]) == 0
+
+
+def test_fit_from_python_trains_a_model_from_a_text():
+    from gptlite.train import fit
+
+    tokenizer = Tokenizer(*train_bpe(TEXT, 300))
+    result = fit(TEXT, tokenizer=tokenizer, n_layer=2, n_head=2, n_embd=16, n_ctx=16, batch_size=4, steps=30, warmup=2,
+                 lr=1e-2, eval_every=10, quiet=True)  # fmt: skip
+    assert result.step == 30 and len(result.losses) == 30 and not result.interrupted
+    assert [h["step"] for h in result.history] == [10, 20, 30]
+    assert (
+        result.history[-1]["val_loss"] < result.history[0]["val_loss"]
+        and result.val_loss == result.history[-1]["val_loss"]
+    )
+    assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5]) - 0.5
+    assert (
+        result.gpt.config.n_layer == 2
+        and len(result.gpt.generate(tokenizer.encode("The"), 4, seed=0, eos_token_id=None)) == 4
+    )
+
+
+def test_fit_fine_tunes_a_loaded_model_and_leaves_it_as_it_was(tmp_path):
+    from gptlite.train import fit
+
+    bundled = GPT.from_pretrained("gptlite-shakespeare")
+    before = bundled.params["h"][0]["mlp"]["c_fc"]["w"].copy()
+    text = "Ham. To be, or not to be, that is the question.\n" * 60
+    result = fit(text, model=bundled, steps=6, batch_size=2, n_ctx=32, warmup=1, lr=1e-3, eval_every=3, quiet=True,
+                 out=tmp_path / "tuned")  # fmt: skip
+    np.testing.assert_array_equal(bundled.params["h"][0]["mlp"]["c_fc"]["w"], before)  # the argument is untouched
+    assert not np.array_equal(result.gpt.params["h"][0]["mlp"]["c_fc"]["w"], before)
+    assert result.history[-1]["val_loss"] < result.history[0]["val_loss"]
+    reloaded = GPT.from_pretrained(tmp_path / "tuned")
+    np.testing.assert_array_equal(reloaded.params["wte"], result.gpt.params["wte"])
+    assert reloaded.config.n_ctx == 128  # the model's context; training windows were 32 tokens
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"steps": -5}, "steps must be an integer >= 1"), ({"lr": "fast"}, "lr must be a number"),
+     ({"lr": 0}, "lr must be > 0"), ({"eval_every": 0}, "eval_every"), ({"n_ctx": 1.5}, "n_ctx"),
+     ({"steps": True}, "steps")],
+)  # fmt: skip
+def test_fit_refuses_bad_settings_with_value_error_not_system_exit(kwargs, message):
+    from gptlite.train import fit
+
+    with pytest.raises(ValueError, match=message):
+        fit(TEXT, quiet=True, **kwargs)
+
+
+def test_fit_refuses_bad_data_and_models():
+    from gptlite.train import fit
+
+    with pytest.raises(ValueError, match="data must be"):
+        fit(5, quiet=True)
+    with pytest.raises(ValueError, match="too short"):
+        fit("tiny text", tokenizer=Tokenizer(*train_bpe(TEXT, 300)), n_ctx=64, quiet=True)
+    with pytest.raises(ValueError, match="fine-tuning supports GPT-2's own architecture"):
+        fit(TEXT, model=GPT.from_pretrained(ROOT / "tests" / "fixtures" / "models" / "options" / "relu"), quiet=True)
+    with pytest.raises(ValueError, match="n_layer=3 differs"):
+        fit(TEXT, model=GPT.from_pretrained("gptlite-shakespeare"), n_layer=3, quiet=True)
+
+
+def test_an_interrupt_in_a_notebook_returns_what_was_done(tmp_path, monkeypatch):
+    from gptlite.train import fit
+
+    calls = []
+
+    def interrupt_at_step_4(grads, max_norm):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return clip_gradients(grads, max_norm)
+
+    monkeypatch.setattr(train_module, "clip_gradients", interrupt_at_step_4)
+    tokenizer = Tokenizer(*train_bpe(TEXT, 300))
+    result = fit(TEXT, tokenizer=tokenizer, out=tmp_path / "r", n_layer=1, n_head=2, n_embd=8, n_ctx=8, batch_size=2,
+                 steps=10, quiet=True)  # fmt: skip
+    assert result.interrupted and result.step == 3 and len(result.losses) == 3
+    assert checkpoint_folder(tmp_path / "r").name == "step-00000003"  # saved, for resuming

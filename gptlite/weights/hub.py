@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -35,10 +34,10 @@ from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import requests
-from tqdm import tqdm
 
+from ..cli import progress_bar
 from ..releases import BUNDLED, BUNDLED_DIR, RELEASES, known_names
-from ..tokenizer import Tokenizer
+from ..tokenizer import Tokenizer, find_vocab_files
 from .checkpoint import is_converted, load_dir, save_converted
 
 try:
@@ -166,6 +165,36 @@ def resolve(name_or_dir, source="hf", revision="main", quiet=False):
         if not is_converted(target):  # another process may have finished it while we waited
             download_and_convert(name, files, headers, target, home() / "downloads" / key, quiet)
     return target
+
+
+def tokenizer_files(name, revision="main", quiet=False):
+    """(encoder, merges) paths of a Hugging Face repo's tokenizer: the cached model's, or its vocab.json and
+    merges.txt fetched alone into $GPTLITE_HOME/tokenizers/, checked by building the tokenizer from them."""
+    if isinstance(name, os.PathLike) or name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+        raise FileNotFoundError(f"{name}: not a directory, and not a model name")
+    key, files, headers = plan(name, "hf", revision)
+    model = home() / "models" / key
+    if is_converted(model):
+        return find_vocab_files(model)
+    target = home() / "tokenizers" / key
+    wanted = [(url, f) for url, f, _ in files if f in ("vocab.json", "merges.txt")]
+    if not all((target / f).is_file() for _, f in wanted):
+        var = offline_variable()
+        if var:
+            raise FileNotFoundError(f"{name}'s tokenizer is not in the cache and {var}=1 forbids downloading it")
+        with locked("tokenizer-" + key):
+            target.mkdir(parents=True, exist_ok=True)
+            session = requests.Session()
+            session.headers.update(headers)
+            try:
+                for url, filename in wanted:
+                    fetch(session, url, target / filename, True, quiet)
+                Tokenizer.from_files(target / "vocab.json", target / "merges.txt")
+            except (ValueError, OSError):
+                shutil.rmtree(target, ignore_errors=True)  # nothing half-made or unchecked is kept
+                remove_empty_folders(target.parent, home())
+                raise
+    return target / "vocab.json", target / "merges.txt"
 
 
 def is_cached(name, source="hf", revision="main"):
@@ -335,15 +364,8 @@ def _fetch_once(session, url, dest, part, required, quiet):
             with open(part, "rb") as f:
                 for block in iter(lambda: f.read(CHUNK), b""):
                     digest.update(block)
-        bar = tqdm(
-            total=total,
-            initial=start,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=dest.name,
-            disable=quiet or not sys.stderr.isatty(),
-            leave=False,
+        bar = progress_bar(
+            quiet, total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name, leave=False
         )
         watchdog = Watchdog(r)
         size = start
