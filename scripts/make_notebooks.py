@@ -1,0 +1,550 @@
+"""Write the course in notebooks/ and run it, so that the committed notebooks carry their outputs.
+
+    python scripts/make_notebooks.py            # writes and executes notebooks/*.ipynb
+
+Each notebook is kept here as a list of cells (Markdown prose, then code), so that a change to the course is a
+change to one readable file; tests/test_notebooks.py executes the committed notebooks on every run.
+Needs the test extras (nbformat, nbclient, ipykernel).
+"""
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "notebooks"
+
+
+def md(text):
+    return nbformat.v4.new_markdown_cell(text.strip())
+
+
+def code(text):
+    return nbformat.v4.new_code_cell(text.strip())
+
+
+TOKENIZER = [
+    md("""
+# 1. The tokenizer, step by step
+
+A language model reads numbers, not letters. GPT-2's tokenizer turns text into token ids in three steps, and
+this notebook takes each one apart: **bytes** (so that any text at all can be encoded), **BPE merges** (so that
+common sequences of bytes become single tokens), and **ids** (a lookup in the vocabulary). The code is
+`gptlite/tokenizer.py`; GPT-2's own is `encoder.py` in openai/gpt-2.
+
+Everything here runs offline: GPT-2's vocabulary ships with gptlite.
+"""),
+    code("""
+from gptlite import Tokenizer
+from gptlite.tokenizer import PATTERN, bytes_to_unicode
+
+tok = Tokenizer.from_pretrained("gpt2")
+tok
+"""),
+    md("""
+## Step 1: pre-tokenize
+
+A regular expression cuts the text into pieces: words with the space before them, numbers, runs of
+punctuation, runs of whitespace, and a few English contractions. BPE never merges across two pieces, so
+" the" and "the" are different tokens, and so are "Hello" and " Hello".
+"""),
+    code("""
+text = "Hello world! GPT-2's tokenizer handles 2026 emoji 😀 too."
+PATTERN.findall(text)
+"""),
+    md("""
+## Step 2: bytes become symbols
+
+Each piece is encoded as UTF-8 bytes, and each of the 256 byte values is shown as one printable character,
+so that the vocabulary file is plain text. Printable ASCII stays itself; the space becomes `Ġ` and a newline
+`Ċ`. The emoji is four bytes, so four symbols.
+"""),
+    code("""
+table = bytes_to_unicode()
+for piece in [" world", "!", " 😀"]:
+    symbols = "".join(table[b] for b in piece.encode("utf-8"))
+    print(repr(piece), "->", list(piece.encode("utf-8")), "->", list(symbols))
+"""),
+    md("""
+## Step 3: merge, best pair first
+
+The merge list (`vocab.bpe`, 50,000 pairs learned from WebText) is ranked: the first pair learned is the most
+common. BPE repeatedly merges the adjacent pair that ranks best, until no adjacent pair is in the list. Here is
+every merge of one word, in the order BPE makes them:
+"""),
+    code("""
+def merges_of(word):
+    parts = list("".join(table[b] for b in word.encode("utf-8")))
+    while True:
+        pairs = [(tok.ranks.get(pair, float("inf")), i) for i, pair in enumerate(zip(parts, parts[1:]))]
+        rank, i = min(pairs, default=(float("inf"), 0))
+        if rank == float("inf"):
+            return parts
+        parts[i : i + 2] = [parts[i] + parts[i + 1]]
+        print(f"merge {rank:>5}: {parts}")
+
+merges_of(" tokenizer")
+"""),
+    md("""
+Each final symbol is looked up in the vocabulary (`encoder.json`) to get its id. The whole of it is one call,
+and decoding goes back the same way:
+"""),
+    code("""
+ids = tok.encode(" tokenizer")
+ids, tok.to_str_tokens(ids), tok.decode(ids)
+"""),
+    code("""
+ids = tok.encode(text)
+print(len(text.encode("utf-8")), "bytes ->", len(ids), "tokens")
+print(tok.to_str_tokens(ids))
+"""),
+    md("""
+The emoji came out as pieces that are not text on their own (`�`): its four bytes are split across tokens, and
+only together do they decode. `tok.stream_decoder()` handles that when text is printed token by token.
+
+## Train a small BPE yourself
+
+`train_bpe` learns merges the same way GPT-2's were learned: count every adjacent pair, merge the most frequent,
+repeat. On one paragraph the first merges are the commonest pairs of English letters.
+"""),
+    code("""
+from gptlite.tokenizer import train_bpe
+
+paragraph = (
+    "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
+    "foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light, "
+    "it was the season of Darkness, it was the spring of hope, it was the winter of despair."
+)
+encoder, merges = train_bpe(paragraph, vocab_size=300)
+print([a + " + " + b for a, b in merges[:12]])
+small = Tokenizer(encoder, merges)
+print(small.to_str_tokens(small.encode("it was the age of wisdom")))
+"""),
+    md("""
+With only 43 merges, whole words like " was" and " the" are already single tokens. GPT-2's 50,000 merges go
+much further: most common English words are one token. `gptlite-shakespeare`, the model that ships with
+gptlite, has its own 2,048-token vocabulary trained this way on Shakespeare.
+"""),
+]
+
+FORWARD = [
+    md("""
+# 2. The forward pass by hand
+
+This notebook computes GPT-2's output for a prompt with nothing but the functions in `gptlite/model.py` and a
+few lines of NumPy, then checks the result against `gpt(ids)`. It uses the bundled model (4 layers, 256 wide,
+4 heads), which runs offline; with `GPT.from_pretrained("gpt2")` every cell works the same, with 12 layers.
+"""),
+    code("""
+import numpy as np
+from gptlite import GPT
+from gptlite.model import gelu, layer_norm, linear, softmax, MASKED
+
+gpt = GPT.from_pretrained("gptlite-shakespeare")
+params, config = gpt.params, gpt.config
+ids = gpt.tokenizer.encode("To be, or not to be")
+print(config)
+print(gpt.to_str_tokens(ids))
+"""),
+    md("""
+## Embeddings
+
+Each token id picks a row of the token embedding `wte`, each position a row of the position embedding `wpe`;
+their sum is the residual stream that every block reads from and writes back to.
+"""),
+    code("""
+n_seq = len(ids)
+x = params["wte"][ids] + params["wpe"][np.arange(n_seq)]   # [n_seq, n_embd]
+x.shape
+"""),
+    md("""
+## Attention, written out
+
+The first block normalises the stream (`ln_1`), then projects it to queries, keys and values in one matrix
+(`c_attn`), splits them into heads, and lets each position look at the positions before it.
+"""),
+    code("""
+h = params["h"][0]
+n_head, d_head = config.n_head, config.d_head
+
+a = layer_norm(x, **h["ln_1"])                          # [n_seq, n_embd]
+qkv = linear(a, **h["attn"]["c_attn"])                  # [n_seq, 3 * n_embd]
+q, k, v = np.split(qkv, 3, axis=-1)                     # 3 x [n_seq, n_embd]
+heads = lambda t: t.reshape(n_seq, n_head, d_head).transpose(1, 0, 2)   # -> [n_head, n_seq, d_head]
+q, k, v = heads(q), heads(k), heads(v)
+
+scores = q @ k.transpose(0, 2, 1) / np.sqrt(d_head)     # [n_head, n_seq, n_seq]
+causal = np.tril(np.ones((n_seq, n_seq), bool))
+scores = np.where(causal, scores, MASKED)               # a position may not look ahead
+pattern = softmax(scores)                               # each row sums to 1
+z = pattern @ v                                         # [n_head, n_seq, d_head]
+attn_out = linear(z.transpose(1, 0, 2).reshape(n_seq, -1), **h["attn"]["c_proj"])
+np.round(pattern[0], 2)                                 # head 0: who looks at whom
+"""),
+    md("""
+Row *i* of the pattern is how position *i* spreads its attention over positions 0..*i*; the zeros above the
+diagonal are the causal mask at work.
+
+## The MLP, and the rest of the block
+
+The block adds attention's output to the stream, normalises again (`ln_2`), and runs a two-layer MLP that is
+4 times wider in the middle, with GPT-2's gelu in between.
+"""),
+    code("""
+x = x + attn_out                                         # the residual connection
+m = layer_norm(x, **h["ln_2"])
+x = x + linear(gelu(linear(m, **h["mlp"]["c_fc"])), **h["mlp"]["c_proj"])
+x.shape
+"""),
+    md("""
+## All the blocks, and the output head
+
+The remaining blocks do the same with their own weights; `model.block` is exactly the code above. After the
+last one, `ln_f` normalises, and the output head, the token embedding itself (GPT-2 ties the two), turns each
+position into one score per vocabulary entry.
+"""),
+    code("""
+from gptlite.model import KVCache, attention_mask, block
+
+mask = attention_mask(np.ones((1, n_seq), bool), n_seq)
+cache = KVCache(config, 1, n_seq)
+stream = x[None]                                          # the batch axis the model functions expect
+for i in range(1, config.n_layer):
+    stream = block(stream, params["h"][i], config, i, mask, cache.layers[i])
+logits = layer_norm(stream[0], **params["ln_f"]) @ params["wte"].T   # [n_seq, n_vocab]
+
+print("largest difference from gpt(ids):", np.abs(logits - gpt(ids)).max())
+"""),
+    md("""
+Equal up to float32 rounding: the model is nothing more than these lines. The last row of `logits` scores
+every possible next token:
+"""),
+    code("""
+top = np.argsort(-logits[-1])[:5]
+[(gpt.tokenizer.decode([int(t)]), round(float(logits[-1, t]), 2)) for t in top]
+"""),
+]
+
+SAMPLING = [
+    md("""
+# 3. Sampling: from scores to a next token
+
+The model gives a score (a logit) for every token; generation has to pick one. This notebook shows what each
+of the usual knobs does to the next-token distribution, in the order Hugging Face transformers applies them
+(`gptlite/sampling.py`): repetition penalty, temperature, top-k, top-p, then a random draw, or the argmax when
+the temperature is 0.
+"""),
+    code("""
+import numpy as np
+from gptlite import GPT, Sampler
+from gptlite.model import softmax
+
+gpt = GPT.from_pretrained("gptlite-shakespeare")
+prompt = "The king"
+ids = gpt.tokenizer.encode(prompt)
+logits = gpt(ids)[-1]
+
+def show(row, k=8):
+    p = softmax(row.astype(np.float64))
+    kept = int(np.isfinite(row).sum())
+    top = np.argsort(-p)[:k]
+    print(f"{kept:5d} tokens can be drawn; top {k}:",
+          ", ".join(f"{gpt.tokenizer.decode([int(t)])!r} {p[t]:.0%}" for t in top))
+
+show(logits)
+"""),
+    md("""
+## Greedy
+
+`temperature=0` always takes the likeliest token. It is deterministic, and it tends to loop.
+"""),
+    code("""
+print(prompt + gpt.complete(prompt, 40, temperature=0))
+"""),
+    md("""
+## Temperature
+
+Dividing the logits by T before the softmax sharpens the distribution (T < 1) or flattens it (T > 1). The
+entropy, in bits, measures how spread out it is.
+"""),
+    code("""
+for t in [0.5, 0.8, 1.0, 1.5]:
+    p = softmax((logits / t).astype(np.float64))
+    entropy = -(p * np.log2(p + 1e-30)).sum()
+    print(f"T = {t}: entropy {entropy:.2f} bits, likeliest token {p.max():.0%}")
+"""),
+    md("""
+## Top-k and top-p
+
+Top-k keeps the k likeliest tokens; top-p (nucleus) keeps the smallest set whose probability passes p. Both
+cut off the long tail of unlikely tokens, where most of the nonsense lives.
+"""),
+    code("""
+for sampler in [Sampler(temperature=1.0, top_k=0), Sampler(temperature=1.0, top_k=40),
+                Sampler(temperature=1.0, top_k=0, top_p=0.9), Sampler(temperature=1.0, top_k=0, top_p=0.5)]:
+    print(f"top_k={sampler.top_k:>2}, top_p={sampler.top_p}:", end=" ")
+    show(sampler.process(logits, ids), k=4)
+"""),
+    md("""
+## Repetition penalty
+
+Every token already in the text has its logit divided by the penalty (multiplied, if negative), so repeats get
+less likely. Compare the greedy continuation above with this one:
+"""),
+    code("""
+print(prompt + gpt.complete(prompt, 40, temperature=0, repetition_penalty=1.3))
+"""),
+    md("""
+## Sampling, reproducibly
+
+With a seed, sampling repeats exactly; each seed gives a different text. The defaults (temperature 0.8,
+top-k 40) are a common middle ground. With `gpt2` instead of the bundled model, the same calls continue in
+modern English rather than in Shakespeare's.
+"""),
+    code("""
+for seed in range(3):
+    print(f"seed {seed}:", repr(gpt.complete(prompt, 24, seed=seed)))
+"""),
+]
+
+INSIDE = [
+    md("""
+# 4. Looking inside
+
+`gpt.run(text)` runs the model once and keeps every activation by name (the table is at the top of
+`gptlite/hooks.py`; TransformerLens's names work too). Hooks change activations on the way through, which is
+how ablation and activation patching work. Everything here also renders as HTML, offline.
+"""),
+    code("""
+import numpy as np
+from gptlite import GPT
+
+gpt = GPT.from_pretrained("gptlite-shakespeare")
+run = gpt.run("When the king and the queen came to the castle, the king gave a crown to the")
+print(run.tokens)
+print(run["h.3.attn.pattern"].shape, run["blocks.3.attn.hook_pattern"].shape)
+run.top(5)
+"""),
+    md("""
+## Tokens by probability
+
+Each token coloured by how likely the model found it; hover for what it expected instead.
+"""),
+    code("""
+run
+"""),
+    md("""
+## Attention
+
+Pick a layer and a head; point at a token in the row below the heatmap to see where it looks.
+"""),
+    code("""
+run.attention()
+"""),
+    md("""
+## The logit lens
+
+Decode the residual stream after each block as if it were the last one: the prediction forms layer by layer.
+"""),
+    code("""
+print(run.logit_lens())
+"""),
+    md("""
+## Ablation
+
+Zero one attention head's output (`h.{i}.attn.z` holds each head's output before `c_proj` mixes them) and see
+how the prediction moves. The hook gets the activation and its name, and returns what the model goes on with.
+"""),
+    code("""
+def zero_head(layer, head):
+    def hook(z, name):
+        z = z.copy()
+        z[head] = 0
+        return z
+    return {f"h.{layer}.attn.z": hook}
+
+king, queen = gpt.tokenizer.encode(" king")[0], gpt.tokenizer.encode(" queen")[0]
+def king_minus_queen(result):
+    return float(result.logits[-1, king] - result.logits[-1, queen])
+
+text = "When the king and the queen came to the castle, the king gave a crown to the"
+print("clean:", round(king_minus_queen(run), 3))
+for layer in range(gpt.config.n_layer):
+    effects = [king_minus_queen(gpt.run(text, names=[], hooks=zero_head(layer, h))) for h in range(gpt.config.n_head)]
+    print(f"layer {layer}:", [round(e, 3) for e in effects])
+"""),
+    md("""
+## Activation patching
+
+Run a clean prompt and a corrupted one (the second "king" becomes "queen"), then write one clean activation
+into the corrupted run: where the patch restores the clean answer, that activation carries the information.
+"""),
+    code("""
+clean = run
+corrupt_text = text.replace("the king gave", "the queen gave")
+corrupt = gpt.run(corrupt_text)
+position = clean.tokens.index(" king", 3)
+at = np.arange(len(clean.ids))[:, None] == position
+print("clean", round(king_minus_queen(clean), 3), " corrupted", round(king_minus_queen(corrupt), 3))
+for layer in range(gpt.config.n_layer):
+    patched = gpt.run(corrupt_text, names=[], hooks={f"h.{layer}.resid_pre": lambda x, name: np.where(at, clean[name], x)})
+    print(f"patch the residual stream at {clean.tokens[position]!r} before layer {layer}:", round(king_minus_queen(patched), 3))
+"""),
+    md("""
+Before layer 0 the patch restores the clean answer fully; later it helps less, because by then the name has
+been copied to other positions. With `gpt2`, the same experiment on "After John and Mary went to the store,
+John gave a bottle of milk to" finds the indirect-object circuit of Wang et al. (2022).
+"""),
+]
+
+MEASURING = [
+    md("""
+# 5. Measuring a model
+
+How surprised is the model by a text? `gpt.score(text)` gives the log-probability of every token given the
+ones before it; minus their mean is the loss in nats per token, its exponential the perplexity, and divided
+by ln 2 and by the text's bytes, bits per byte: a number that compares models with different tokenizers.
+"""),
+    code("""
+import numpy as np
+from gptlite import GPT
+
+gpt = GPT.from_pretrained("gptlite-shakespeare")
+known = "Shall I compare thee to a summer's day? Thou art more lovely and more temperate."
+unknown = "The quarterly earnings call was moved to Thursday because of the software update."
+for text in (known, unknown):
+    s = gpt.score(text)
+    print(f"{s.perplexity:8.1f} perplexity, {s.bits_per_byte:.2f} bits per byte: {text!r}")
+"""),
+    md("""
+The model trained on Shakespeare finds the sonnet far less surprising than a line of office English. Token by
+token, surprisal (-log2 p, in bits) shows where:
+"""),
+    code("""
+for text in (known, unknown):
+    s = gpt.score(text)
+    tokens = gpt.to_str_tokens(s.targets)
+    print(" ".join(f"{t!r}:{-lp / np.log(2):.0f}" for t, lp in zip(tokens, s.logprobs)))
+    print()
+"""),
+    md("""
+## Long texts: sliding windows
+
+A text longer than the context (128 tokens for this model, 1024 for gpt2) is scored in windows. Hugging Face's
+perplexity guide moves a window of the full context by a stride: a smaller stride gives every token more
+context, and costs more windows. `perplexity` reports the guide's own number and the exact one.
+"""),
+    code("""
+from pathlib import Path
+import gptlite
+
+heldout = (Path(gptlite.__file__).parents[1] / "tests" / "fixtures" / "shakespeare_heldout.txt")
+text = heldout.read_text(encoding="utf-8")[:20_000] if heldout.exists() else known * 200
+for stride in (128, 64):
+    p = gpt.perplexity(text, stride=stride, batch_size=8)
+    print(f"stride {stride:3d}: perplexity {p.perplexity:.2f} (the guide's weighting: {p.guide_perplexity:.2f}), "
+          f"{p.bits_per_byte:.3f} bits per byte, {p.windows} windows")
+"""),
+    md("""
+The same from the shell, for any size of file, is `python -m gptlite.eval FILE --stride 64`; `--task lambada`
+and `--task choice` run the zero-shot tasks. With gpt2 on WikiText-2 the guide's numbers come out (the README
+has the commands).
+"""),
+]
+
+TRAINING = [
+    md("""
+# 6. Training
+
+Training is the forward pass, the backward pass (`gptlite/backprop.py`, every gradient written out by hand)
+and AdamW, over and over. `gptlite.train.fit` does it from Python: from scratch on a text, or fine-tuning a
+loaded model. This notebook trains a tiny model on the first pages of Hamlet in under a minute, then
+fine-tunes the bundled model on a new text.
+"""),
+    code("""
+from pathlib import Path
+
+import gptlite
+from gptlite import GPT, Tokenizer
+from gptlite.tokenizer import train_bpe
+from gptlite.train import fit
+
+hamlet = (Path(gptlite.__file__).parents[1] / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8")
+pages = hamlet[:40_000]  # about ten pages; the last 5% is held out
+tokenizer = Tokenizer(*train_bpe(pages, vocab_size=512))
+tokenizer
+"""),
+    md("""
+## From scratch
+
+Two layers, 64 wide, a context of 64 tokens: small enough to train in under a minute on a laptop's CPU. Watch
+the held-out loss fall (the held-out part is the end of these pages, never trained on), and the samples turn
+from noise into something with the shape of a play.
+"""),
+    code("""
+def sample(model):
+    return model.complete("HAMLET", 40, temperature=0.8, seed=0)
+
+settings = dict(tokenizer=tokenizer, n_layer=2, n_head=2, n_embd=64, n_ctx=64, batch_size=8, lr=3e-3, warmup=20)
+untrained = fit(pages, steps=1, quiet=True, **settings)
+print("before:", repr(sample(untrained.gpt)))
+result = fit(pages, steps=400, eval_every=100, **settings)
+print("after: ", repr(sample(result.gpt)))
+"""),
+    code("""
+for h in result.history:
+    print(f"step {h['step']:4d}: held-out {h['val_loss']:.3f} nats per token, {h['val_bits_per_byte']:.3f} bits per byte")
+"""),
+    md("""
+## Fine-tuning the bundled model
+
+`fit(text, model=gpt)` continues training a loaded model (the one passed in is left as it was; the result is a
+new model). A few dozen steps on a modern paragraph are enough to move its style.
+"""),
+    code("""
+bundled = GPT.from_pretrained("gptlite-shakespeare")
+modern = '''
+The train was late again this morning, so I bought a coffee and read the news on my phone. The weather today is
+cold but bright, and the forecast says it will rain in the afternoon. At work the meeting was moved to Thursday,
+and my manager asked everyone to send their reports by email before the end of the week.
+''' * 8
+print("before:", repr(bundled.complete("The weather today is", 24, seed=1)))
+tuned = fit(modern, model=bundled, steps=30, batch_size=4, n_ctx=64, lr=1e-3, warmup=4, eval_every=10)
+print("after: ", repr(tuned.gpt.complete("The weather today is", 24, seed=1)))
+"""),
+    md("""
+The text is short and repeats itself, so the model learns it almost by heart: enough to see fine-tuning move a
+model, not enough to teach it modern English. With `out="my-run"`, `fit` writes checkpoints that `GPT.from_pretrained("my-run")` loads, and `resume=True`
+continues a stopped run bit for bit; the notebook's stop button saves and returns what was done. The shell has
+the same as `python -m gptlite.train`. With `gpt2` (124M parameters) a step takes far longer on a CPU: fine-tune
+it with a small batch and a short context.
+"""),
+]
+
+NOTEBOOKS = {
+    "01_tokenizer.ipynb": TOKENIZER,
+    "02_forward_pass.ipynb": FORWARD,
+    "03_sampling.ipynb": SAMPLING,
+    "04_looking_inside.ipynb": INSIDE,
+    "05_measuring.ipynb": MEASURING,
+    "06_training.ipynb": TRAINING,
+}
+
+
+def main():
+    OUT.mkdir(exist_ok=True)
+    names = sys.argv[1:] or list(NOTEBOOKS)
+    for name in names:
+        notebook = nbformat.v4.new_notebook(cells=NOTEBOOKS[name])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(OUT)}}
+        ).execute()
+        nbformat.write(notebook, OUT / name)
+        print("wrote", OUT / name)
+
+
+if __name__ == "__main__":
+    main()
