@@ -172,7 +172,9 @@ n_head, d_head = config.n_head, config.d_head
 a = layer_norm(x, **h["ln_1"])                          # [n_seq, n_embd]
 qkv = linear(a, **h["attn"]["c_attn"])                  # [n_seq, 3 * n_embd]
 q, k, v = np.split(qkv, 3, axis=-1)                     # 3 x [n_seq, n_embd]
-heads = lambda t: t.reshape(n_seq, n_head, d_head).transpose(1, 0, 2)   # -> [n_head, n_seq, d_head]
+def heads(t):
+    return t.reshape(n_seq, n_head, d_head).transpose(1, 0, 2)       # [n_seq, n_embd] -> [n_head, n_seq, d_head]
+
 q, k, v = heads(q), heads(k), heads(v)
 
 scores = q @ k.transpose(0, 2, 1) / np.sqrt(d_head)     # [n_head, n_seq, n_seq]
@@ -388,9 +390,12 @@ corrupt = gpt.run(corrupt_text)
 position = clean.tokens.index(" king", 3)
 at = np.arange(len(clean.ids))[:, None] == position
 print("clean", round(king_minus_queen(clean), 3), " corrupted", round(king_minus_queen(corrupt), 3))
+def patch(x, name):
+    return np.where(at, clean[name], x)  # the clean activation at one position, the corrupted one elsewhere
+
 for layer in range(gpt.config.n_layer):
-    patched = gpt.run(corrupt_text, names=[], hooks={f"h.{layer}.resid_pre": lambda x, name: np.where(at, clean[name], x)})
-    print(f"patch the residual stream at {clean.tokens[position]!r} before layer {layer}:", round(king_minus_queen(patched), 3))
+    patched = gpt.run(corrupt_text, names=[], hooks={f"h.{layer}.resid_pre": patch})
+    print(f"patch before layer {layer}:", round(king_minus_queen(patched), 3))
 """),
     md("""
 Before layer 0 the patch restores the clean answer fully; later it helps less, because by then the name has
@@ -495,7 +500,7 @@ print("after: ", repr(sample(result.gpt)))
 """),
     code("""
 for h in result.history:
-    print(f"step {h['step']:4d}: held-out {h['val_loss']:.3f} nats per token, {h['val_bits_per_byte']:.3f} bits per byte")
+    print(f"step {h['step']:4d}: held-out {h['val_loss']:.3f} nats per token, {h['val_bits_per_byte']:.3f} bits/byte")
 """),
     md("""
 ## Fine-tuning the bundled model
@@ -516,10 +521,10 @@ print("after: ", repr(tuned.gpt.complete("The weather today is", 24, seed=1)))
 """),
     md("""
 The text is short and repeats itself, so the model learns it almost by heart: enough to see fine-tuning move a
-model, not enough to teach it modern English. With `out="my-run"`, `fit` writes checkpoints that `GPT.from_pretrained("my-run")` loads, and `resume=True`
-continues a stopped run bit for bit; the notebook's stop button saves and returns what was done. The shell has
-the same as `python -m gptlite.train`. With `gpt2` (124M parameters) a step takes far longer on a CPU: fine-tune
-it with a small batch and a short context.
+model, not enough to teach it modern English. With `out="my-run"`, `fit` writes checkpoints that
+`GPT.from_pretrained("my-run")` loads, and `resume=True` continues a stopped run bit for bit; the notebook's stop
+button saves and returns what was done. The shell has the same as `python -m gptlite.train`. With `gpt2` (124M
+parameters) a step takes far longer on a CPU: fine-tune it with a small batch and a short context.
 """),
 ]
 
