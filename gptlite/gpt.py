@@ -303,11 +303,13 @@ class GPT:
         history = [list(p) for p in prompts]  # each row's ids so far, for the repetition penalty
         rows = np.arange(len(prompts))  # which prompt each row of the cache holds
         cache = KVCache(self.config, len(prompts), real.shape[1])
-        for _ in range(max_new_tokens):
+        for n_done in range(max_new_tokens):
             mask = attention_mask(real[:, : cache.n_past + ids.shape[1]], ids.shape[1])
             x = hidden_states(self.params, ids, positions, mask, cache, self.config)
             logits = lm_head(x[:, -1], head_weight(self.params))[:, :n_vocab]  # the last position: [n_rows, n_vocab]
-            tokens = np.array([sampler(logits[i], history[r], rngs[r]) for i, r in enumerate(rows)])
+            tokens = np.array(
+                [sampler(logits[i], history[r], rngs[r], n_done, eos_token_id) for i, r in enumerate(rows)]
+            )
             live = [(int(r), int(t)) for r, t in zip(rows, tokens) if r not in stopped and t != eos_token_id]
             for r, t in live:
                 history[r].append(t)
@@ -327,30 +329,113 @@ class GPT:
     def generate(
         self,
         ids,
-        max_new_tokens: int = 32,
+        max_new_tokens: int | None = None,
         *,
         temperature: float = Sampler.temperature,
         top_k: int = Sampler.top_k,
         top_p: float = Sampler.top_p,
         repetition_penalty: float = Sampler.repetition_penalty,
+        min_p: float = 0.0,
+        no_repeat_ngram_size: int = 0,
+        min_new_tokens: int = 0,
+        bad_words=(),
+        logit_bias=None,
+        max_length: int | None = None,
+        num_return_sequences: int = 1,
+        num_beams: int = 1,
+        length_penalty: float = 1.0,
+        early_stopping=False,
         seed=None,
         eos_token_id="default",
     ) -> list:
         """New token ids after a prompt of ids; or, given a list of prompts, one list per prompt.
 
-        Stops at `eos_token_id` (default <|endoftext|>, not included; None: never) or after max_new_tokens.
-        `seed` (an int, or one per prompt) makes sampling reproducible; temperature=0 is greedy.
+        Stops at `eos_token_id` (default <|endoftext|>, not included; None: never) or after max_new_tokens
+        (default 32; or max_length, prompt and new tokens together, as in transformers). `seed` (an int, or one
+        per prompt) makes sampling reproducible; temperature=0 is greedy. min_p, no_repeat_ngram_size,
+        min_new_tokens, bad_words (texts or token sequences) and logit_bias ({token: amount}) are
+        transformers' options of those names (`sampling.py`). num_return_sequences > 1 gives that many
+        sequences per prompt (sampled: sequence j uses seed + j), num_beams > 1 beam search (`beam.py`).
         """
-        sampler = Sampler(temperature, top_k, top_p, repetition_penalty)
         batched = len(ids) > 0 and not np.isscalar(ids[0])
-        prompts = ids if batched else [ids]
+        prompts = [self._check_ids(p, 0) for p in (ids if batched else [ids])]
+        n_new = self._n_new(prompts, max_new_tokens, max_length)
+        sampler = self._sampler(temperature, top_k, top_p, repetition_penalty, min_p, no_repeat_ngram_size,
+                                min_new_tokens, bad_words, logit_bias)  # fmt: skip
         if eos_token_id == "default":
             eos_token_id = self.tokenizer.eot_token if self.tokenizer else None
-        out = [[] for _ in prompts]
-        for step in self._tokens(prompts, max_new_tokens, sampler, seed, eos_token_id, set()):
-            for r, t in step:
-                out[r].append(t)
+        if not is_integer(num_return_sequences) or num_return_sequences < 1:
+            raise ValueError(f"num_return_sequences must be an integer >= 1, got {num_return_sequences!r}")
+        if not is_integer(num_beams) or num_beams < 1:
+            raise ValueError(f"num_beams must be an integer >= 1, got {num_beams!r}")
+        if num_beams > 1:
+            out = [self._beams(p, n_new, num_beams, sampler, eos_token_id, length_penalty, early_stopping,
+                               num_return_sequences) for p in prompts]  # fmt: skip
+        else:
+            if num_return_sequences > 1 and sampler.temperature == 0:
+                raise ValueError("greedy decoding gives one sequence: sample (temperature > 0) or use num_beams")
+            copies = [p for p in prompts for _ in range(num_return_sequences)]
+            seeds = seed if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
+            if len(seeds) != len(prompts):
+                raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+            copy_seeds = [s + j if is_integer(s) else s for s in seeds for j in range(num_return_sequences)]
+            flat = [[] for _ in copies]
+            for step in self._tokens(copies, n_new, sampler, copy_seeds, eos_token_id, set()):
+                for r, t in step:
+                    flat[r].append(t)
+            n = num_return_sequences
+            out = flat if n == 1 else [flat[i : i + n] for i in range(0, len(flat), n)]
         return out if batched else out[0]
+
+    def _beams(self, prompt, n_new, num_beams, sampler, eos_token_id, length_penalty, early_stopping, n_return):
+        from .beam import beam_search
+
+        if not is_integer(n_return) or n_return > num_beams:
+            raise ValueError(f"num_return_sequences ({n_return}) must be at most num_beams ({num_beams})")
+        if len(prompt) + n_new > self.config.n_ctx:
+            self._check_ids(prompt, n_new)  # the one-line error about the context
+        hypotheses = beam_search(self, prompt, n_new, num_beams, sampler, eos_token_id, length_penalty, early_stopping)
+        return hypotheses[0].ids if n_return == 1 else [h.ids for h in hypotheses[:n_return]]
+
+    def beam_search(self, ids, max_new_tokens: int = 32, *, num_beams: int = 4, length_penalty: float = 1.0,
+                    early_stopping=False, eos_token_id="default", **constraints):  # fmt: skip
+        """The num_beams best continuations of one prompt of ids, best first, each a `beam.Hypothesis` with its
+        new ids and its length-penalised score (transformers' `sequences_scores`). `constraints` are the
+        sampling.py options that greedy decoding obeys too (repetition_penalty, no_repeat_ngram_size, ...)."""
+        from .beam import beam_search
+
+        prompt = self._check_ids(ids, max_new_tokens)
+        sampler = self._sampler(temperature=0, **constraints)
+        eos = (self.tokenizer.eot_token if self.tokenizer else None) if eos_token_id == "default" else eos_token_id
+        return beam_search(self, prompt, max_new_tokens, num_beams, sampler, eos, length_penalty, early_stopping)
+
+    def _n_new(self, prompts, max_new_tokens, max_length):
+        """How many new tokens: max_new_tokens, or max_length minus the longest prompt (transformers' meaning)."""
+        if max_new_tokens is not None and max_length is not None:
+            raise ValueError("give max_new_tokens or max_length, not both")
+        if max_length is not None:
+            if not is_integer(max_length) or max_length < max(len(p) for p in prompts):
+                raise ValueError(f"max_length ({max_length!r}) must be an integer at least the prompt's length")
+            return int(max_length) - max(len(p) for p in prompts)
+        return 32 if max_new_tokens is None else max_new_tokens
+
+    def _sampler(self, temperature=Sampler.temperature, top_k=Sampler.top_k, top_p=Sampler.top_p,
+                 repetition_penalty=Sampler.repetition_penalty, min_p=0.0, no_repeat_ngram_size=0, min_new_tokens=0,
+                 bad_words=(), logit_bias=None):  # fmt: skip
+        """A Sampler, with bad words given as texts encoded and a logit bias given as a dict made a tuple."""
+        words = []
+        for word in bad_words if isinstance(bad_words, (list, tuple)) else [bad_words]:
+            ids = self.encode_prompt(word) if isinstance(word, str) else word
+            if not isinstance(ids, (list, tuple)) or not ids:
+                raise ValueError("bad_words must be a list of texts or of token id sequences")
+            words.append(tuple(ids))
+        if logit_bias is not None and not isinstance(logit_bias, dict):
+            raise ValueError("logit_bias must be a dict {token id: amount}")
+        bias = tuple(sorted((logit_bias or {}).items()))
+        if any(not is_integer(t) or t >= self.config.n_vocab for t, _ in bias):
+            raise ValueError(f"logit_bias's keys must be token ids in [0, {self.config.n_vocab})")
+        return Sampler(temperature, top_k, top_p, repetition_penalty, min_p, no_repeat_ngram_size, min_new_tokens,
+                       tuple(words), bias)  # fmt: skip
 
     def _text_vocab(self):
         """Ids that have text: a model may have more embeddings than its tokenizer has tokens (padded to a

@@ -1,14 +1,24 @@
-"""Choosing the next token from logits: greedy, temperature, top-k, top-p, repetition penalty.
+"""Choosing the next token from logits: greedy, temperature, top-k, top-p, min-p, penalties and bans.
 
-The semantics and their order are Hugging Face transformers' (`generation/logits_process.py`):
+The semantics and their order are Hugging Face transformers' (`generation/logits_process.py` and the
+order `generation/utils.py` builds them in):
 
-1. repetition penalty (Keskar et al. 2019, CTRL): every token already in the
+1. logit bias: a fixed amount added to chosen tokens' logits;
+2. repetition penalty (Keskar et al. 2019, CTRL): every token already in the
    sequence has its logit divided by the penalty if positive, multiplied if negative;
-2. temperature: logits / T (T -> 0 is greedy, T > 1 flattens);
-3. top-k: keep the k highest logits, and any tied with the k-th;
-4. top-p, "nucleus" (Holtzman et al. 2019): keep the smallest set of most likely
+3. no repeated n-grams: a token that would complete an n-gram already in the
+   sequence is banned (Paulus et al. 2017);
+4. bad words: tokens (or the last token of token sequences) that may never come;
+5. min_new_tokens: <|endoftext|> is banned until that many tokens are out;
+6. temperature: logits / T (T -> 0 is greedy, T > 1 flattens);
+7. top-k: keep the k highest logits, and any tied with the k-th;
+8. top-p, "nucleus" (Holtzman et al. 2019): keep the smallest set of most likely
    tokens whose probabilities sum to more than p;
-5. sample from the softmax of what is left, or take the argmax when T = 0.
+9. min-p (Nguyen et al. 2024, llama.cpp's default): drop tokens less likely than
+   min_p times the likeliest one;
+10. sample from the softmax of what is left, or take the argmax when T = 0.
+
+Steps 1-5 also apply to greedy decoding and to beam search; steps 6-9 shape sampling only.
 
 Each function works on one row of logits `[n_vocab]` (float32) and returns a new row.
 """
@@ -62,6 +72,44 @@ def is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def apply_logit_bias(logits, bias):
+    """Add bias[token] to each token's logit ({id: amount}; -inf bans, a large amount forces)."""
+    out = logits.copy()
+    for token, amount in bias.items():
+        out[token] += np.float32(amount)
+    return out
+
+
+def ban_repeated_ngrams(logits, history, n):
+    """Ban every token that would complete an n-gram already in `history` (its last n - 1 tokens followed by
+    that token)."""
+    if len(history) < n:
+        return logits
+    prefix = tuple(history[len(history) - n + 1 :])
+    banned = [history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i : i + n - 1]) == prefix]
+    out = logits.copy()
+    out[banned] = -np.inf
+    return out
+
+
+def ban_bad_words(logits, history, bad_words):
+    """Ban the last token of every bad word (a token sequence) whose other tokens end `history`."""
+    banned = [
+        word[-1]
+        for word in bad_words
+        if len(word) == 1 or list(history[len(history) - len(word) + 1 :]) == list(word[:-1])
+    ]
+    out = logits.copy()
+    out[banned] = -np.inf
+    return out
+
+
+def apply_min_p(logits, min_p):
+    """Keep the tokens whose probability is at least min_p times the likeliest one's; the rest become -inf."""
+    probabilities = softmax(logits)
+    return np.where(probabilities < np.float32(min_p) * probabilities.max(), np.float32(-np.inf), logits)
+
+
 @dataclass(frozen=True)
 class Sampler:
     """How to pick the next token. The defaults give varied but coherent GPT-2 text; temperature=0 is greedy."""
@@ -70,6 +118,11 @@ class Sampler:
     top_k: int = 40  # 0 = off
     top_p: float = 1.0  # 1 = off
     repetition_penalty: float = 1.0  # 1 = off
+    min_p: float = 0.0  # 0 = off
+    no_repeat_ngram_size: int = 0  # 0 = off
+    min_new_tokens: int = 0  # <|endoftext|> is banned before this many new tokens
+    bad_words: tuple = ()  # token sequences that may never be generated
+    logit_bias: tuple = ()  # ((token id, amount), ...): amounts added to those tokens' logits
 
     def __post_init__(self):
         if not is_real(self.temperature) or not self.temperature >= 0:
@@ -80,13 +133,37 @@ class Sampler:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
         if not is_real(self.repetition_penalty) or not 0 < self.repetition_penalty < float("inf"):
             raise ValueError(f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty!r}")
+        if not is_real(self.min_p) or not 0 <= self.min_p <= 1:
+            raise ValueError(f"min_p must be in [0, 1] (0 = off), got {self.min_p!r}")
+        for name in ("no_repeat_ngram_size", "min_new_tokens"):
+            if not is_integer(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be an integer >= 0 (0 = off), got {getattr(self, name)!r}")
+        if not all(isinstance(w, tuple) and w and all(is_integer(t) and t >= 0 for t in w) for w in self.bad_words):
+            raise ValueError("bad_words must be token sequences, each one or more token ids")
+        if not all(is_integer(t) and t >= 0 and is_real(b) and not np.isnan(b) for t, b in self.logit_bias):
+            raise ValueError("logit_bias must map token ids to numbers")
 
-    def process(self, logits: np.ndarray, history) -> np.ndarray:
-        """A row of logits [n_vocab] after steps 1-4: what the next token is drawn from (-inf = excluded)."""
+    def constrain(self, scores: np.ndarray, history, n_new: int = 0, eos_token_id=None) -> np.ndarray:
+        """Steps 1-5 on a row of scores [n_vocab] (logits, or log-probabilities in beam search): bias,
+        penalties and bans, which greedy decoding and beam search obey as well as sampling."""
+        if self.logit_bias:
+            scores = apply_logit_bias(scores, dict(self.logit_bias))
         if self.repetition_penalty != 1:
-            logits = apply_repetition_penalty(logits, history, self.repetition_penalty)
+            scores = apply_repetition_penalty(scores, history, self.repetition_penalty)
+        if self.no_repeat_ngram_size:
+            scores = ban_repeated_ngrams(scores, list(history), self.no_repeat_ngram_size)
+        if self.bad_words:
+            scores = ban_bad_words(scores, list(history), self.bad_words)
+        if n_new < self.min_new_tokens and eos_token_id is not None:
+            scores = scores.copy()
+            scores[eos_token_id] = -np.inf
+        return scores
+
+    def process(self, logits: np.ndarray, history, n_new: int = 0, eos_token_id=None) -> np.ndarray:
+        """A row of logits [n_vocab] after steps 1-9: what the next token is drawn from (-inf = excluded)."""
+        logits = self.constrain(logits, history, n_new, eos_token_id)
         if self.temperature == 0:
-            return logits  # greedy takes the argmax; temperature, top-k and top-p cannot change it
+            return logits  # greedy takes the argmax; temperature, top-k, top-p and min-p cannot change it
         with np.errstate(over="ignore", divide="ignore"):  # overflow is checked just below
             logits = logits / np.float32(self.temperature)
         if not np.isfinite(logits.max()):
@@ -98,9 +175,11 @@ class Sampler:
             logits = apply_top_k(logits, self.top_k)
         if self.top_p < 1:
             logits = apply_top_p(logits, self.top_p)
+        if self.min_p:
+            logits = apply_min_p(logits, self.min_p)
         return logits
 
-    def __call__(self, logits: np.ndarray, history, rng: np.random.Generator) -> int:
+    def __call__(self, logits: np.ndarray, history, rng: np.random.Generator, n_new=0, eos_token_id=None) -> int:
         """Pick one token id from a row of logits [n_vocab]; `history` holds the ids of the sequence so far.
 
         NaN or infinite logits raise ValueError (transformers would fail inside torch.multinomial, or take
@@ -108,7 +187,7 @@ class Sampler:
         """
         if not np.isfinite(logits).all():
             raise ValueError("the model's logits are NaN or infinite: its weights are probably corrupt")
-        logits = self.process(logits, history)
+        logits = self.process(logits, history, n_new, eos_token_id)
         if self.temperature == 0:
             return int(np.argmax(logits))
         cdf = np.cumsum(softmax(logits))  # -inf logits have probability 0 and add nothing

@@ -309,6 +309,44 @@ def make_scoring_reference():
           f"{len(passages)} passages, {len(sums)} items")  # fmt: skip
 
 
+def make_generation_reference():
+    """Beam search, n-gram blocking and min_new_tokens as transformers' generate does them, on a small model with
+    peaked distributions (every weight std 0.3), with an end-of-text token it actually produces."""
+    directory = OUT / "peaky"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    config = Config(n_vocab=200, n_ctx=64, n_embd=32, n_head=4, n_layer=2)
+    model = hf_model(config, 21, weight_std=0.3)
+    model.save_pretrained(directory)
+    prompt = np.random.default_rng(21).integers(0, 200, N_PROMPT)
+    ids = torch.tensor(prompt[None])
+
+    def run(**kwargs):
+        with torch.no_grad():
+            return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, return_dict_in_generate=True,
+                                  output_scores=True, **kwargs)  # fmt: skip
+
+    greedy = run(do_sample=False, pad_token_id=0).sequences[0, N_PROMPT:].numpy()
+    eos = int(greedy[6])  # a token this model produces: beams end on it at different lengths
+    ref = {"prompt": prompt, "eos": eos}
+    for lp in (0.5, 2.0):
+        for early in (True, False):
+            out = run(do_sample=False, num_beams=4, num_return_sequences=4, length_penalty=lp, early_stopping=early,
+                      eos_token_id=eos, pad_token_id=eos)  # fmt: skip
+            key = f"beam_{lp}_{early}"
+            ref[key + "_sequences"] = out.sequences[:, N_PROMPT:].numpy()
+            ref[key + "_scores"] = out.sequences_scores.numpy()
+    for n in (2, 3):
+        out = run(do_sample=False, no_repeat_ngram_size=n, pad_token_id=0)
+        ref[f"ngram_{n}"] = out.sequences[0, N_PROMPT:].numpy()
+    out = run(do_sample=False, min_new_tokens=12, eos_token_id=eos, pad_token_id=eos)
+    ref["min_new_tokens_12"] = out.sequences[0, N_PROMPT:].numpy()
+    out = run(do_sample=False, eos_token_id=eos, pad_token_id=eos)
+    ref["greedy_with_eos"] = out.sequences[0, N_PROMPT:].numpy()
+    np.savez(directory / "generation.npz", **ref)
+    print(f"peaky/generation.npz: eos {eos}, beams {[len(v) for k, v in ref.items() if k.endswith('_sequences')]}")
+
+
 def full_size_check():
     """gpt2 (124M) shapes, random weights: transformers vs gptlite from the same hub-layout directory."""
     config = Config()
@@ -345,6 +383,7 @@ FIXTURES = {
     "sampling": make_sampling_reference,
     "top_p": make_top_p_reference,
     "scoring": make_scoring_reference,
+    "generation": make_generation_reference,
     "xl-heads": lambda: make_seeded(
         "xl-heads", Config(n_vocab=512, n_ctx=64, n_embd=1600, n_head=25, n_layer=1), seed=5
     ),
