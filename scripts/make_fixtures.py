@@ -323,8 +323,8 @@ def make_generation_reference():
 
     def run(**kwargs):
         with torch.no_grad():
-            return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, return_dict_in_generate=True,
-                                  output_scores=True, **kwargs)  # fmt: skip
+            return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24,
+                                  return_dict_in_generate=True, output_scores=True, **kwargs)  # fmt: skip
 
     greedy = run(do_sample=False, pad_token_id=0).sequences[0, N_PROMPT:].numpy()
     eos = int(greedy[6])  # a token this model produces: beams end on it at different lengths
