@@ -1,12 +1,21 @@
 """What gptlite's commands share: errors a user can act on become one line on stderr and exit status 2."""
 
 import argparse
+import difflib
+import re
 import sys
 
 
 class ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
-        """One line, no usage block: `gptlite.generate: error: ...`, exit status 2."""
+        """One line, no usage block: `gptlite.generate: error: ...`, exit status 2; a mistyped flag gets the
+        closest real one suggested."""
+        typed = re.match(r"unrecognized arguments: (-[^\s=]+)", message)
+        if typed:
+            flags = [flag for action in self._actions for flag in action.option_strings]
+            close = difflib.get_close_matches(typed.group(1), flags, n=1, cutoff=0.6)
+            if close:
+                message += f" (did you mean {close[0]}?)"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

@@ -1,30 +1,48 @@
 """Command line: continue a prompt with GPT-2, streaming the text as it is generated.
 
     python -m gptlite.generate "The weather today is"
-    python -m gptlite.generate --model path/to/model --temperature 0 --max-new-tokens 20 "Hello"
+    python -m gptlite.generate -m path/to/model -t 0 -n 20 "Hello"
+    python -m gptlite.generate -f prompt.txt --no-echo > continuation.txt
+    echo "Once upon a time" | python -m gptlite.generate - --num-return-sequences 3
 
-Prints the prompt, then the continuation as it arrives. Bad input gets one
-line on stderr naming the problem, and exit status 2.
+Prints the prompt, then the continuation as it arrives (`--no-echo`: the continuation only). Bad input gets
+one line on stderr naming the problem, and exit status 2. The short flags follow llama.cpp's: -m model,
+-n new tokens, -t temperature, -k top-k, -p top-p, -s seed (-1: a random one).
 """
 
 import sys
 
-from .cli import ArgumentParser, run
+from . import __version__
+from .cli import ArgumentParser, at_least, run
 from .gpt import GPT
 from .releases import BUNDLED, known_names
 from .sampling import Sampler
 from .weights import hub
 
+ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
+
+
+def unescape(text):
+    """A --stop value as typed in a shell: \\n is a newline, \\t a tab, \\\\ a backslash."""
+    out, i = [], 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        out.append(ESCAPES.get(pair, text[i]))
+        i += 2 if pair in ESCAPES else 1
+    return "".join(out)
+
 
 def parser():
     p = ArgumentParser(prog="gptlite.generate", description="Continue a prompt with a GPT-2 model, streaming the text.")
-    p.add_argument("prompt", help="the text to continue; an empty string starts a new document")
+    p.add_argument("prompt", nargs="?", help="the text to continue ('' starts a new document; - reads stdin)")
+    p.add_argument("-f", "--file", metavar="FILE", help="read the prompt from FILE (UTF-8) instead")
     p.add_argument(
+        "-m",
         "--model",
         metavar="NAME_OR_DIR",
-        help=f"{known_names()} (bundled), a Hugging Face repo id (owner/name) or a model directory; names "
-        "are downloaded and cached on first use (default: gpt2, or the bundled model when gpt2 cannot "
-        "be had)",
+        help=f"{known_names()} (bundled), a Hugging Face repo id (owner/name) or a model directory; "
+        "names are downloaded and cached on first use (default: gpt2, or the bundled model when "
+        "gpt2 cannot be had)",
     )
     p.add_argument(
         "--source",
@@ -33,9 +51,15 @@ def parser():
         help="where a name is downloaded from: Hugging Face, or OpenAI's TensorFlow release (default: hf)",
     )
     p.add_argument(
-        "--max-new-tokens", type=int, default=64, metavar="N", help="generate at most N tokens (default: 64)"
+        "-n",
+        "--max-new-tokens",
+        type=at_least(0),
+        default=64,
+        metavar="N",
+        help="generate at most N tokens; past the model's context the window slides (default: 64)",
     )
     p.add_argument(
+        "-t",
         "--temperature",
         type=float,
         default=Sampler.temperature,
@@ -43,6 +67,7 @@ def parser():
         help="randomness: 0 always picks the likeliest token, higher is more varied (default: %(default)s)",
     )
     p.add_argument(
+        "-k",
         "--top-k",
         type=int,
         default=Sampler.top_k,
@@ -50,11 +75,19 @@ def parser():
         help="sample only from the K likeliest tokens; 0 = no limit (default: %(default)s)",
     )
     p.add_argument(
+        "-p",
         "--top-p",
         type=float,
         default=Sampler.top_p,
         metavar="P",
         help="sample only from the likeliest tokens whose probabilities add up to P, in (0, 1] (default: %(default)s)",
+    )
+    p.add_argument(
+        "--min-p",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="drop tokens less likely than P times the likeliest one; 0 = off (default: 0)",
     )
     p.add_argument(
         "--repetition-penalty",
@@ -63,14 +96,49 @@ def parser():
         metavar="R",
         help="make tokens already in the text less likely; 1 = off, 1.2 is typical (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed, for output that repeats exactly")
+    p.add_argument(
+        "--no-repeat-ngram-size",
+        type=at_least(0),
+        default=0,
+        metavar="N",
+        help="never repeat a sequence of N tokens; 0 = off (default: 0)",
+    )
+    p.add_argument(
+        "--num-return-sequences",
+        type=at_least(1),
+        default=1,
+        metavar="N",
+        help="write N continuations (sampled with seeds S, S+1, ...; or the N best beams)",
+    )
+    p.add_argument(
+        "--num-beams",
+        type=at_least(1),
+        default=1,
+        metavar="N",
+        help="beam search with N beams instead of sampling (default: 1, no beam search)",
+    )
+    p.add_argument(
+        "-s",
+        "--seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="random seed, for output that repeats exactly; -1 picks one at random",
+    )
     p.add_argument(
         "--stop",
         action="append",
         default=[],
         metavar="TEXT",
-        help="end the output just before TEXT; may be given more than once",
+        help="end the output just before TEXT; \\n and \\t are a newline and a tab; may be repeated",
     )
+    p.add_argument(
+        "--truncate-prompt",
+        action="store_true",
+        help="keep the prompt's last tokens when it is longer than the model's context",
+    )
+    p.add_argument("--no-echo", action="store_true", help="print only the continuation, not the prompt")
+    p.add_argument("--version", action="version", version=f"gptlite {__version__}")
     return p
 
 
@@ -92,22 +160,70 @@ def default_model(source):
     return GPT.from_pretrained(BUNDLED)
 
 
+def read_prompt(args):
+    """The prompt: the argument, the file given with -f, or standard input for "-"."""
+    if args.file is not None:
+        if args.prompt is not None:
+            raise ValueError("give the prompt as an argument or with -f FILE, not both")
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                return f.read()
+        except UnicodeDecodeError:
+            raise ValueError(f"{args.file}: not UTF-8 text") from None
+    if args.prompt is None:
+        raise ValueError("no prompt: give one as an argument, with -f FILE, or - to read standard input")
+    if args.prompt == "-":
+        return sys.stdin.read()
+    return args.prompt
+
+
 def generate(args):
+    prompt = read_prompt(args)
     if args.model == "":
         raise ValueError("--model is empty: give a model name or directory, or leave --model out for the default")
+    if args.seed is not None and args.seed < -1:
+        raise ValueError(f"--seed must be an integer >= 0, or -1 for a random one; got {args.seed}")
+    seed = None if args.seed == -1 else args.seed
     gpt = GPT.from_pretrained(args.model, source=args.source) if args.model is not None else default_model(args.source)
-    pieces = gpt.stream(
-        args.prompt,
-        args.max_new_tokens,
-        stop=args.stop,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
-        seed=args.seed,
-    )
+    stop = [unescape(s) for s in args.stop]
+    options = {
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "min_p": args.min_p,
+        "repetition_penalty": args.repetition_penalty,
+        "no_repeat_ngram_size": args.no_repeat_ngram_size,
+        "seed": seed,
+        "truncate_prompt": args.truncate_prompt,
+    }
+    echo = "" if args.no_echo else prompt
+    if args.num_return_sequences > 1 or args.num_beams > 1:
+        texts = gpt.complete(
+            prompt,
+            args.max_new_tokens,
+            stop=stop,
+            num_return_sequences=args.num_return_sequences,
+            num_beams=args.num_beams,
+            **options,
+        )
+        texts = texts if isinstance(texts, list) else [texts]
+        print("\n----\n".join(echo + text for text in texts))
+        return
+
+    slid = []
+
+    def say_once_that_the_window_slid():
+        if not slid:
+            print(
+                f"\ngptlite.generate: the text outgrew the model's context of {gpt.config.n_ctx} tokens; the "
+                "window slides on (its first half dropped, the rest recomputed)",
+                file=sys.stderr,
+            )
+        slid.append(True)
+
+    pieces = gpt.stream(prompt, args.max_new_tokens, stop=stop, on_slide=say_once_that_the_window_slid, **options)
     first = next(pieces, "")  # argument errors surface here, before the prompt is printed
-    print(args.prompt + first, end="", flush=True)
+    print(echo + first, end="", flush=True)
     for piece in pieces:
         print(piece, end="", flush=True)
     print()

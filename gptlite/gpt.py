@@ -276,10 +276,17 @@ class GPT:
         return ids.astype(np.int64)
 
     def _check_generation(self, prompts, max_new_tokens, seed):
-        """Checked prompts and one random generator per prompt (so that a row samples as it would alone)."""
+        """Checked prompts and one random generator per prompt (so that a row samples as it would alone). A
+        prompt may fill the context: generation then slides the window (see `_tokens`)."""
         if not is_integer(max_new_tokens) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-        prompts = [self._check_ids(p, int(max_new_tokens)) for p in prompts]
+        for p in prompts:
+            if len(p) > self.config.n_ctx:
+                raise ValueError(
+                    f"the prompt ({len(p)} tokens) is longer than the model's context of {self.config.n_ctx} tokens: "
+                    f"pass truncate_prompt=True (--truncate-prompt) to keep its last {self.config.n_ctx}"
+                )
+        prompts = [self._check_ids(p, 0) for p in prompts]
         seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
         if len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
@@ -288,22 +295,34 @@ class GPT:
                 raise ValueError(f"a seed must be an integer >= 0 or None, got {str(s)[:40]!r}")
         return prompts, [np.random.default_rng(None if s is None else int(s)) for s in seeds]
 
-    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped, observe=None, n_vocab=None):
+    def _tokens(self, prompts, max_new_tokens, sampler, seed, eos_token_id, stopped, observe=None, n_vocab=None,
+                on_slide=None):  # fmt: skip
         """Generate for a batch of prompts. Each step yields [(row, token)] for the rows still going.
 
         A row ends at eos_token_id (not yielded), after max_new_tokens, or when the
         caller adds it to `stopped` (a set) between steps. `observe(row, logits, token)`,
         if given, sees each yielded token with the logits [n_vocab] it was drawn from.
         Only ids below n_vocab (default: all) are picked.
+
+        Past the context: when the next token would not fit in n_ctx positions, the window slides. The
+        first half of the context is dropped and the KV cache recomputed for the second half (one prefill
+        of n_ctx / 2 tokens every n_ctx / 2 new tokens: cheap next to decoding them one by one); the
+        positions restart at 0, as in a fresh text. `on_slide()` is called at each slide. A batch slides all
+        its rows at once, when the longest fills the context: from then on a shorter row can differ from
+        what it would give alone.
         """
         prompts, rngs = self._check_generation(prompts, max_new_tokens, seed)
         if max_new_tokens == 0 or not prompts:
             return
-        ids, real, positions = left_pad(prompts, max_new_tokens)
-        history = [list(p) for p in prompts]  # each row's ids so far, for the repetition penalty
+        history = [list(p) for p in prompts]  # each row's ids so far, for the penalties and for sliding
         rows = np.arange(len(prompts))  # which prompt each row of the cache holds
-        cache = KVCache(self.config, len(prompts), real.shape[1])
+        ids, real, positions, cache = self._window(prompts, max_new_tokens)
         for n_done in range(max_new_tokens):
+            if cache.n_past + ids.shape[1] > real.shape[1]:  # the window is full: slide it
+                keep = [history[r][-(self.config.n_ctx // 2) :] for r in rows]
+                ids, real, positions, cache = self._window(keep, max_new_tokens - n_done)
+                if on_slide is not None:
+                    on_slide()
             mask = attention_mask(real[:, : cache.n_past + ids.shape[1]], ids.shape[1])
             x = hidden_states(self.params, ids, positions, mask, cache, self.config)
             logits = lm_head(x[:, -1], head_weight(self.params))[:, :n_vocab]  # the last position: [n_rows, n_vocab]
@@ -326,6 +345,13 @@ class GPT:
             ids = tokens[:, None]  # [n_rows, 1]
             positions = positions[:, -1:] + 1  # [n_rows, 1]
 
+    def _window(self, prompts, max_new_tokens):
+        """A fresh window over prompts: (ids, real, positions) as `left_pad` makes them, with room for as many new
+        tokens as fit in the context, and an empty KV cache of that size."""
+        room = min(max_new_tokens, self.config.n_ctx - max(len(p) for p in prompts))
+        ids, real, positions = left_pad(prompts, room)
+        return ids, real, positions, KVCache(self.config, len(prompts), real.shape[1])
+
     def generate(
         self,
         ids,
@@ -345,6 +371,7 @@ class GPT:
         num_beams: int = 1,
         length_penalty: float = 1.0,
         early_stopping=False,
+        truncate_prompt: bool = False,
         seed=None,
         eos_token_id="default",
     ) -> list:
@@ -356,9 +383,11 @@ class GPT:
         min_new_tokens, bad_words (texts or token sequences) and logit_bias ({token: amount}) are
         transformers' options of those names (`sampling.py`). num_return_sequences > 1 gives that many
         sequences per prompt (sampled: sequence j uses seed + j), num_beams > 1 beam search (`beam.py`).
+        Generation goes on past the context by sliding the window (`_tokens`); a prompt longer than the
+        context is an error, or, with truncate_prompt=True, cut to its last n_ctx tokens.
         """
         batched = len(ids) > 0 and not np.isscalar(ids[0])
-        prompts = [self._check_ids(p, 0) for p in (ids if batched else [ids])]
+        prompts = [self._truncated(p, truncate_prompt) for p in (ids if batched else [ids])]
         n_new = self._n_new(prompts, max_new_tokens, max_length)
         sampler = self._sampler(temperature, top_k, top_p, repetition_penalty, min_p, no_repeat_ngram_size,
                                 min_new_tokens, bad_words, logit_bias)  # fmt: skip
@@ -409,6 +438,15 @@ class GPT:
         eos = (self.tokenizer.eot_token if self.tokenizer else None) if eos_token_id == "default" else eos_token_id
         return beam_search(self, prompt, max_new_tokens, num_beams, sampler, eos, length_penalty, early_stopping)
 
+    def _truncated(self, ids, truncate):
+        """A prompt's ids, cut to the last n_ctx when asked to; checked either way."""
+        ids = list(ids) if isinstance(ids, (list, tuple, np.ndarray)) else ids
+        if truncate and isinstance(ids, list):
+            ids = ids[-self.config.n_ctx :]
+        if isinstance(ids, list) and len(ids) > self.config.n_ctx:
+            self._check_generation([ids], 0, None)  # the one-line error that names truncate_prompt
+        return self._check_ids(ids, 0)
+
     def _n_new(self, prompts, max_new_tokens, max_length):
         """How many new tokens: max_new_tokens, or max_length minus the longest prompt (transformers' meaning)."""
         if max_new_tokens is not None and max_length is not None:
@@ -451,16 +489,17 @@ class GPT:
         ids = self.tokenizer.encode(prompt, allowed_special="all")
         return ids or [self.tokenizer.eot_token]
 
-    def _pieces(self, prompts, max_new_tokens, stop, sampler, seed):
+    def _pieces(self, prompts, max_new_tokens, stop, sampler, seed, truncate_prompt=False, on_slide=None):
         """Yield (row, text) as text prompts are continued; a row's text ends before its first stop string."""
-        prompt_ids = [self.encode_prompt(p) for p in prompts]
+        prompt_ids = [self._truncated(self.encode_prompt(p), truncate_prompt) for p in prompts]
         stop = [stop] if isinstance(stop, str) else stop
         if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) for s in stop):
             raise ValueError(f"stop must be a string or a list of strings, got {str(stop)[:40]!r}")
         texts = [TextStream(self.tokenizer, stop) for _ in prompts]
         stopped = set()
         eot, n_text = self.tokenizer.eot_token, self._text_vocab()
-        for step in self._tokens(prompt_ids, max_new_tokens, sampler, seed, eot, stopped, n_vocab=n_text):
+        for step in self._tokens(prompt_ids, max_new_tokens, sampler, seed, eot, stopped, n_vocab=n_text,
+                                 on_slide=on_slide):  # fmt: skip
             for r, token in step:
                 piece = texts[r].feed(token)
                 if texts[r].stopped:
@@ -483,13 +522,18 @@ class GPT:
         top_p: float = Sampler.top_p,
         repetition_penalty: float = Sampler.repetition_penalty,
         seed=None,
+        truncate_prompt: bool = False,
+        on_slide=None,
+        **options,
     ):
         """Yield the continuation of a text prompt piece by piece, as it is generated.
 
-        Ends at <|endoftext|>, after max_new_tokens, or just before the first of the `stop` strings.
+        Ends at <|endoftext|>, after max_new_tokens, or just before the first of the `stop` strings. `options`
+        are generate's min_p, no_repeat_ngram_size, min_new_tokens, bad_words and logit_bias. Past the
+        context the window slides, and on_slide() is called each time it does.
         """
-        sampler = Sampler(temperature, top_k, top_p, repetition_penalty)
-        for _, piece in self._pieces([prompt], max_new_tokens, stop, sampler, seed):
+        sampler = self._sampler(temperature, top_k, top_p, repetition_penalty, **options)
+        for _, piece in self._pieces([prompt], max_new_tokens, stop, sampler, seed, truncate_prompt, on_slide):
             yield piece
 
     def complete(
@@ -503,23 +547,48 @@ class GPT:
         top_p: float = Sampler.top_p,
         repetition_penalty: float = Sampler.repetition_penalty,
         seed=None,
+        truncate_prompt: bool = False,
+        num_return_sequences: int = 1,
+        num_beams: int = 1,
+        **options,
     ):
-        """The continuation of a text prompt, as `stream` yields it; given a list of prompts, a list of texts."""
+        """The continuation of a text prompt, as `stream` yields it; given a list of prompts, a list of texts.
+
+        num_return_sequences > 1 gives a list of that many texts per prompt (sequence j samples with seed + j);
+        num_beams > 1 searches with that many beams (generate's length_penalty and early_stopping apply).
+        """
         if isinstance(prompt, str):
-            return self.complete(
-                [prompt],
-                max_new_tokens,
-                stop=stop,
-                temperature=temperature,
-                top_k=top_k,
-                top_p=top_p,
-                repetition_penalty=repetition_penalty,
-                seed=seed,
-            )[0]
+            return self.complete([prompt], max_new_tokens, stop=stop, temperature=temperature, top_k=top_k,
+                                 top_p=top_p, repetition_penalty=repetition_penalty, seed=seed,
+                                 truncate_prompt=truncate_prompt, num_return_sequences=num_return_sequences,
+                                 num_beams=num_beams, **options)[0]  # fmt: skip
         if not isinstance(prompt, (list, tuple)):
             raise ValueError(f"a prompt must be a string or a list of strings, got {type(prompt).__name__}")
-        sampler = Sampler(temperature, top_k, top_p, repetition_penalty)
-        out = [""] * len(prompt)
-        for r, piece in self._pieces(prompt, max_new_tokens, stop, sampler, seed):
+        if num_beams != 1:
+            ids = [self.encode_prompt(p) for p in prompt]
+            beams = self.generate(ids, max_new_tokens, num_beams=num_beams, num_return_sequences=num_return_sequences,
+                                  truncate_prompt=truncate_prompt, temperature=0, **options) if ids else []  # fmt: skip
+            decode = lambda new: self._until_stop(self.tokenizer.decode(new), stop)  # noqa: E731
+            return [decode(b) if num_return_sequences == 1 else [decode(x) for x in b] for b in beams]
+        if not is_integer(num_return_sequences) or num_return_sequences < 1:
+            raise ValueError(f"num_return_sequences must be an integer >= 1, got {num_return_sequences!r}")
+        if num_return_sequences > 1 and temperature == 0:
+            raise ValueError("greedy decoding gives one sequence: sample (temperature > 0) or use num_beams")
+        n = num_return_sequences
+        copies = [p for p in prompt for _ in range(n)]
+        seeds = seed if isinstance(seed, (list, tuple)) else [seed] * len(prompt)
+        if len(seeds) != len(prompt):
+            raise ValueError(f"got {len(seeds)} seeds for {len(prompt)} prompts")
+        copy_seeds = [s + j if is_integer(s) else s for s in seeds for j in range(n)]
+        sampler = self._sampler(temperature, top_k, top_p, repetition_penalty, **options)
+        out = [""] * len(copies)
+        for r, piece in self._pieces(copies, max_new_tokens, stop, sampler, copy_seeds, truncate_prompt):
             out[r] += piece
-        return out
+        return out if n == 1 else [out[i : i + n] for i in range(0, len(out), n)]
+
+    @staticmethod
+    def _until_stop(text, stop):
+        """Text up to the first of the stop strings."""
+        stop = [stop] if isinstance(stop, str) else stop
+        cuts = [text.find(s) for s in stop if s and s in text]
+        return text[: min(cuts)] if cuts else text

@@ -52,7 +52,10 @@ def test_help_explains_every_option(capsys):
         (["--top-p", "0"], "top_p must be in (0, 1]"),
         (["--top-p", "1.5"], "top_p must be in (0, 1]"),
         (["--top-k", "-3"], "top_k must be an integer >= 0"),
-        (["--max-new-tokens", "1000"], "longer than the model's context of 64 tokens"),
+        (["--max-new-tokens", "-5"], "must be at least 0"),
+        (["--seed", "-7"], "--seed must be an integer >= 0, or -1"),
+        (["--temprature", "0.5"], "(did you mean --temperature?)"),
+        (["--num-beams", "2", "--num-return-sequences", "3"], "at most num_beams"),
         (["--model", "/no/such/dir"], "/no/such/dir"),
         (["--max-new-tokens", "many"], "invalid int value: 'many'"),
         (["--bogus"], "unrecognized arguments: --bogus"),
@@ -107,3 +110,49 @@ def test_runs_as_a_module():
 def test_an_empty_model_name_is_an_error_not_the_default(capsys):
     assert main(["Hi", "--model", ""]) == 2
     assert "--model is empty" in capsys.readouterr().err
+
+
+def test_prompt_from_a_file_or_stdin_and_no_echo(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "prompt.txt"
+    path.write_text("Hello there")
+    assert main(["-f", str(path), "-m", TINY, "-t", "0", "-n", "6"]) == 0
+    from_file = capsys.readouterr().out
+    assert from_file.startswith("Hello there")
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("Hello there"))
+    assert main(["-", "-m", TINY, "-t", "0", "-n", "6"]) == 0
+    assert capsys.readouterr().out == from_file
+    assert main(["Hello there", "-m", TINY, "-t", "0", "-n", "6", "--no-echo"]) == 0
+    assert "Hello there" + capsys.readouterr().out == from_file
+    assert main(["-m", TINY]) == 2 and "no prompt" in capsys.readouterr().err
+
+
+def test_stop_understands_escapes_and_short_flags_work(capsys):
+    from gptlite.generate import unescape
+
+    assert unescape("a\\nb\\tc\\\\n") == "a\nb\tc\\n"
+    assert main(["Hello", "-m", TINY, "-t", "1", "-k", "5", "-p", "0.9", "-s", "3", "-n", "12"]) == 0
+    first = capsys.readouterr().out
+    assert main(["Hello", "--model", TINY, "--temperature", "1", "--top-k", "5", "--top-p", "0.9", "--seed", "3",
+                 "--max-new-tokens", "12"]) == 0  # fmt: skip
+    assert capsys.readouterr().out == first
+    assert main(["Hello", "-m", TINY, "-s", "-1", "-n", "3"]) == 0  # -1: a random seed
+
+
+def test_version_several_sequences_beams_and_sliding(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("gptlite ")
+    assert main(["Hello", "-m", TINY, "-n", "5", "--num-return-sequences", "3", "-s", "1", "--no-echo"]) == 0
+    assert capsys.readouterr().out.count("\n----\n") == 2
+    assert main(["Hello", "-m", TINY, "-n", "5", "--num-beams", "3", "--num-return-sequences", "2"]) == 0
+    assert capsys.readouterr().out.count("Hello") == 2
+    assert main(["Hello", "-m", TINY, "-n", "100", "-t", "0", "--no-repeat-ngram-size", "2"]) == 0  # context: 64
+    captured = capsys.readouterr()
+    assert captured.err.count("window slides") == 1 and len(captured.out) > 100
+
+
+def test_a_prompt_longer_than_the_context(capsys):
+    long_prompt = "word " * 100  # more than the tiny model's 64 tokens
+    assert main([long_prompt, "-m", TINY, "-n", "3"]) == 2
+    assert "--truncate-prompt" in capsys.readouterr().err
+    assert main([long_prompt, "-m", TINY, "-n", "3", "--truncate-prompt", "--no-echo"]) == 0

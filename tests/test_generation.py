@@ -107,3 +107,52 @@ def test_the_sampler_keeps_transformers_order():
     sampler = Sampler(temperature=0.5, top_k=0, no_repeat_ngram_size=2, logit_bias=((0, 1.0),))
     out = sampler.process(np.zeros(4, np.float32), [1, 2, 1])
     assert out[2] == -np.inf and out[0] == 2.0 and out[1] == 0.0
+
+
+def windowed_greedy(gpt, prompt, n_new):
+    """The oracle for sliding: each token from a fresh forward pass over the current window, which, once the
+    text outgrows the context, restarts from the last n_ctx // 2 tokens."""
+    history, start, n_ctx = list(prompt), 0, gpt.config.n_ctx
+    for _ in range(n_new):
+        if len(history) - start > n_ctx:
+            start = len(history) - n_ctx // 2
+        history.append(int(np.argmax(gpt(history[start:])[-1])))
+    return history[len(prompt) :]
+
+
+def test_generation_past_the_context_slides_the_window(peaky):
+    slides = []
+    new = list(
+        peaky._tokens([PROMPT], 150, Sampler(temperature=0), None, None, set(), on_slide=lambda: slides.append(1))
+    )
+    got = [t for step in new for _, t in step]
+    assert got == windowed_greedy(peaky, PROMPT, 150)  # n_ctx 64: several slides
+    assert len(got) == 150 and len(slides) == 3  # at 65, 98 and 131 tokens: each keeps 32, with room for 32
+    assert peaky.generate(PROMPT, 150, temperature=0, eos_token_id=None) == got
+    batch = peaky.generate([PROMPT, PROMPT[:3]], 100, temperature=0, eos_token_id=None)
+    assert batch[0] == windowed_greedy(peaky, PROMPT, 100)  # the longest row slides as it would alone
+    assert batch[1][:40] == windowed_greedy(peaky, PROMPT[:3], 40)  # the others do until the first slide
+    assert len(batch[1]) == 100
+
+
+def test_a_prompt_longer_than_the_context_is_cut_only_when_asked(peaky):
+    long = list(range(1, 101))  # 100 tokens, context 64
+    with pytest.raises(ValueError, match="truncate_prompt=True"):
+        peaky.generate(long, 3)
+    assert peaky.generate(long, 5, temperature=0, truncate_prompt=True, eos_token_id=None) == peaky.generate(
+        long[-64:], 5, temperature=0, eos_token_id=None)  # fmt: skip
+
+
+def test_text_calls_take_the_same_options(tiny):
+    plain = tiny.complete("Hello", 12, temperature=0)
+    blocked = tiny.complete("Hello", 12, temperature=0, no_repeat_ngram_size=1)
+    ids = tiny.tokenizer.encode("Hello" + blocked)
+    assert len(set(ids)) == len(ids) and blocked != plain
+    assert "".join(tiny.stream("Hello", 12, temperature=0, no_repeat_ngram_size=1)) == blocked
+    texts = tiny.complete("Hello", 6, num_return_sequences=2, seed=3, temperature=1.0)
+    assert len(texts) == 2 and texts[0] == tiny.complete("Hello", 6, seed=3, temperature=1.0)
+    beams = tiny.complete(["Hello", "Hi"], 6, num_beams=3, num_return_sequences=2)
+    assert [len(b) for b in beams] == [2, 2]
+    assert tiny.complete("Hello", 6, num_beams=3) == tiny.tokenizer.decode(
+        tiny.generate(tiny.tokenizer.encode("Hello"), 6, num_beams=3)
+    )

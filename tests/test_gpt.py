@@ -132,7 +132,7 @@ def test_max_new_tokens_zero(tiny):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda g: g.complete("Hi", 100), "longer than the model's context of 64"),
+        (lambda g: g.generate(list(range(100)), 5), "pass truncate_prompt=True"),
         (lambda g: g.complete("Hi", -1), "max_new_tokens"),
         (lambda g: g.complete("Hi", temperature=-0.5), "temperature"),
         (lambda g: g.complete("Hi", top_p=1.5), "top_p"),
