@@ -138,6 +138,12 @@ def parser():
         help="keep the prompt's last tokens when it is longer than the model's context",
     )
     p.add_argument("--no-echo", action="store_true", help="print only the continuation, not the prompt")
+    p.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="a conversation: after each answer, type the next line; Ctrl-C stops an answer, Ctrl-D ends",
+    )
     p.add_argument("--version", action="version", version=f"gptlite {__version__}")
     return p
 
@@ -177,8 +183,42 @@ def read_prompt(args):
     return args.prompt
 
 
+def interact(gpt, args, stop, options):
+    """The prompt loop: each line typed joins the conversation, and the model continues it. The KV cache is
+    kept from turn to turn, so each answer costs only its new tokens."""
+    from .gpt import Conversation
+
+    conversation = Conversation(
+        gpt, gpt._sampler(**{k: v for k, v in options.items() if k in SAMPLER}), options["seed"]
+    )
+    text = read_prompt(args) if (args.prompt is not None or args.file is not None) else ""
+    print("gptlite.generate: type a line and press Enter; Ctrl-C stops an answer, Ctrl-D ends", file=sys.stderr)
+    while True:
+        if text:
+            try:
+                for piece in conversation.say(text, args.max_new_tokens, stop):
+                    print(piece, end="", flush=True)
+            except KeyboardInterrupt:
+                pass  # the answer stops here; the conversation goes on
+            print(flush=True)
+        try:
+            text = input("> ") + "\n"
+        except EOFError:
+            print(file=sys.stderr)
+            return
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            text = ""
+
+
+SAMPLER = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "no_repeat_ngram_size")
+
+
 def generate(args):
-    prompt = read_prompt(args)
+    if args.interactive:
+        prompt = None
+    else:
+        prompt = read_prompt(args)
     if args.model == "":
         raise ValueError("--model is empty: give a model name or directory, or leave --model out for the default")
     if args.seed is not None and args.seed < -1:
@@ -196,6 +236,8 @@ def generate(args):
         "seed": seed,
         "truncate_prompt": args.truncate_prompt,
     }
+    if args.interactive:
+        return interact(gpt, args, stop, options)
     echo = "" if args.no_echo else prompt
     if args.num_return_sequences > 1 or args.num_beams > 1:
         texts = gpt.complete(

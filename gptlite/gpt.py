@@ -592,3 +592,52 @@ class GPT:
         stop = [stop] if isinstance(stop, str) else stop
         cuts = [text.find(s) for s in stop if s and s in text]
         return text[: min(cuts)] if cuts else text
+
+
+class Conversation:
+    """A text that grows turn by turn, its KV cache kept between turns: each `say` appends a text and streams
+    the model's continuation, computing only the positions that are new since the last turn. Past the
+    context the window slides as in generation (the first half dropped, the rest recomputed)."""
+
+    def __init__(self, gpt: GPT, sampler: Sampler, seed=None):
+        if gpt.tokenizer is None:
+            raise ValueError("a conversation needs a model with a tokenizer")
+        self.gpt, self.sampler = gpt, sampler
+        self.rng = np.random.default_rng(seed)
+        self.history = []  # every token of the conversation so far
+        self.start = 0  # where the window begins in history
+        self.cache = KVCache(gpt.config, 1, gpt.config.n_ctx)  # holds history[start : start + cache.n_past]
+
+    def say(self, text: str, max_new_tokens: int = 64, stop=()):
+        """Append text, then yield the continuation piece by piece, until <|endoftext|>, max_new_tokens or a stop
+        string. An interrupt (Ctrl-C) between pieces ends the answer; what was said so far stays said."""
+        self.history += self.gpt.tokenizer.encode(text, allowed_special="all")
+        eot = self.gpt.tokenizer.eot_token
+        stream = TextStream(self.gpt.tokenizer, [stop] if isinstance(stop, str) else list(stop))
+        for n_new in range(max_new_tokens):
+            logits = self._next_logits()[: self.gpt._text_vocab()]
+            token = self.sampler(logits, self.history, self.rng, n_new, eot)
+            if token == eot:
+                break
+            self.history.append(token)
+            piece = stream.feed(token)
+            if piece:
+                yield piece
+            if stream.stopped:
+                return
+        tail = stream.finish()
+        if tail:
+            yield tail
+
+    def _next_logits(self):
+        """Logits [n_vocab] after the whole history, feeding the cache only what it lacks."""
+        n_ctx = self.gpt.config.n_ctx
+        if len(self.history) - self.start > n_ctx:  # slide: keep the last half of the context, recompute it
+            self.start = len(self.history) - n_ctx // 2
+            self.cache = KVCache(self.gpt.config, 1, n_ctx)
+        new = np.asarray(self.history[self.start + self.cache.n_past :], np.int64)[None]  # [1, n_new]
+        n_past, n_seq = self.cache.n_past, new.shape[1]
+        positions = np.arange(n_past, n_past + n_seq)[None]
+        mask = attention_mask(np.ones((1, n_past + n_seq), bool), n_seq)
+        x = hidden_states(self.gpt.params, new, positions, mask, self.cache, self.gpt.config)
+        return lm_head(x[0, -1], head_weight(self.gpt.params))  # [n_vocab]

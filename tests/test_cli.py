@@ -1,7 +1,9 @@
 """`python -m gptlite.generate`: output, options and one-line errors with exit status 2."""
 
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -156,3 +158,60 @@ def test_a_prompt_longer_than_the_context(capsys):
     assert main([long_prompt, "-m", TINY, "-n", "3"]) == 2
     assert "--truncate-prompt" in capsys.readouterr().err
     assert main([long_prompt, "-m", TINY, "-n", "3", "--truncate-prompt", "--no-echo"]) == 0
+
+
+def read_until(fd, marker, timeout=60):
+    """What a pseudo-terminal shows until `marker` appears (or fails the test after timeout seconds)."""
+    import select
+    import time
+
+    seen, deadline = b"", time.monotonic() + timeout
+    while marker not in seen:
+        assert time.monotonic() < deadline, seen[-500:]
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # the child is gone
+                break
+    return seen.decode("utf-8", errors="replace")
+
+
+def test_interactive_mode_through_a_pseudo_terminal():
+    """Type lines, stop a long answer with Ctrl-C, end with Ctrl-D: as a person at a terminal would."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command, with the pseudo-terminal as its terminal
+        os.execv(
+            sys.executable, [sys.executable, "-m", "gptlite.generate", "-i", "-m", TINY, "-t", "0", "-n", "100000"]
+        )
+    try:
+        read_until(fd, b"> ")  # the first prompt (no opening text was given)
+        os.write(fd, b"Hello there\n")
+        time.sleep(1.0)  # the answer is 100,000 tokens long: it is still going
+        os.write(fd, b"\x03")  # Ctrl-C: stop this answer, not the program
+        shown = read_until(fd, b"> ")
+        assert len(shown) > 20
+        os.write(fd, b"\x04")  # Ctrl-D: the end
+        read_until(fd, b"", timeout=30)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    finally:
+        os.close(fd)
+
+
+def test_a_conversation_keeps_its_cache_and_computes_what_generate_computes(tiny):
+    from gptlite.gpt import Conversation
+    from gptlite.sampling import Sampler
+
+    conversation = Conversation(tiny, Sampler(temperature=0))
+    first = "".join(conversation.say("Hello there", 6))
+    before = list(conversation.history)
+    assert first == tiny.complete("Hello there", 6, temperature=0)
+    second = "".join(conversation.say(" and again", 6))
+    assert second == tiny.tokenizer.decode(
+        tiny.generate(before + tiny.tokenizer.encode(" and again"), 6, temperature=0)
+    )
+    assert conversation.cache.n_past == len(conversation.history) - 1  # only the last token is not in the cache yet
+    long = "".join(conversation.say(" more", 120))  # past the 64-token context: the window slides
+    assert len(tiny.tokenizer.encode(long)) > 60
