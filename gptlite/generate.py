@@ -85,9 +85,9 @@ def parser():
     p.add_argument(
         "--min-p",
         type=float,
-        default=0.0,
+        default=Sampler.min_p,
         metavar="P",
-        help="drop tokens less likely than P times the likeliest one; 0 = off (default: 0)",
+        help="drop tokens less likely than P times the likeliest one; 0 = off (default: %(default)s)",
     )
     p.add_argument(
         "--repetition-penalty",
@@ -99,7 +99,7 @@ def parser():
     p.add_argument(
         "--no-repeat-ngram-size",
         type=at_least(0),
-        default=0,
+        default=Sampler.no_repeat_ngram_size,
         metavar="N",
         help="never repeat a sequence of N tokens; 0 = off (default: 0)",
     )

@@ -361,9 +361,9 @@ class GPT:
         top_k: int = Sampler.top_k,
         top_p: float = Sampler.top_p,
         repetition_penalty: float = Sampler.repetition_penalty,
-        min_p: float = 0.0,
-        no_repeat_ngram_size: int = 0,
-        min_new_tokens: int = 0,
+        min_p: float = Sampler.min_p,
+        no_repeat_ngram_size: int = Sampler.no_repeat_ngram_size,
+        min_new_tokens: int = Sampler.min_new_tokens,
         bad_words=(),
         logit_bias=None,
         max_length: int | None = None,
@@ -393,34 +393,27 @@ class GPT:
                                 min_new_tokens, bad_words, logit_bias)  # fmt: skip
         if eos_token_id == "default":
             eos_token_id = self.tokenizer.eot_token if self.tokenizer else None
-        if not is_integer(num_return_sequences) or num_return_sequences < 1:
-            raise ValueError(f"num_return_sequences must be an integer >= 1, got {num_return_sequences!r}")
         if not is_integer(num_beams) or num_beams < 1:
             raise ValueError(f"num_beams must be an integer >= 1, got {num_beams!r}")
         if num_beams > 1:
             out = [self._beams(p, n_new, num_beams, sampler, eos_token_id, length_penalty, early_stopping,
                                num_return_sequences) for p in prompts]  # fmt: skip
         else:
-            if num_return_sequences > 1 and sampler.temperature == 0:
-                raise ValueError("greedy decoding gives one sequence: sample (temperature > 0) or use num_beams")
-            copies = [p for p in prompts for _ in range(num_return_sequences)]
-            seeds = seed if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
-            if len(seeds) != len(prompts):
-                raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
-            copy_seeds = [s + j if is_integer(s) else s for s in seeds for j in range(num_return_sequences)]
+            copies, copy_seeds = self._copies(prompts, seed, num_return_sequences, sampler)
             flat = [[] for _ in copies]
             for step in self._tokens(copies, n_new, sampler, copy_seeds, eos_token_id, set()):
                 for r, t in step:
                     flat[r].append(t)
-            n = num_return_sequences
-            out = flat if n == 1 else [flat[i : i + n] for i in range(0, len(flat), n)]
+            out = self._regroup(flat, num_return_sequences)
         return out if batched else out[0]
 
     def _beams(self, prompt, n_new, num_beams, sampler, eos_token_id, length_penalty, early_stopping, n_return):
         from .beam import beam_search
 
-        if not is_integer(n_return) or n_return > num_beams:
-            raise ValueError(f"num_return_sequences ({n_return}) must be at most num_beams ({num_beams})")
+        if not is_integer(n_return) or not 1 <= n_return <= num_beams:
+            raise ValueError(
+                f"num_return_sequences ({n_return!r}) must be at least 1 and at most num_beams ({num_beams})"
+            )
         if len(prompt) + n_new > self.config.n_ctx:
             self._check_ids(prompt, n_new)  # the one-line error about the context
         hypotheses = beam_search(self, prompt, n_new, num_beams, sampler, eos_token_id, length_penalty, early_stopping)
@@ -458,7 +451,8 @@ class GPT:
         return 32 if max_new_tokens is None else max_new_tokens
 
     def _sampler(self, temperature=Sampler.temperature, top_k=Sampler.top_k, top_p=Sampler.top_p,
-                 repetition_penalty=Sampler.repetition_penalty, min_p=0.0, no_repeat_ngram_size=0, min_new_tokens=0,
+                 repetition_penalty=Sampler.repetition_penalty, min_p=Sampler.min_p,
+                 no_repeat_ngram_size=Sampler.no_repeat_ngram_size, min_new_tokens=Sampler.min_new_tokens,
                  bad_words=(), logit_bias=None):  # fmt: skip
         """A Sampler, with bad words given as texts encoded and a logit bias given as a dict made a tuple."""
         words = []
@@ -570,21 +564,29 @@ class GPT:
                                   truncate_prompt=truncate_prompt, temperature=0, **options) if ids else []  # fmt: skip
             decode = lambda new: self._until_stop(self.tokenizer.decode(new), stop)  # noqa: E731
             return [decode(b) if num_return_sequences == 1 else [decode(x) for x in b] for b in beams]
-        if not is_integer(num_return_sequences) or num_return_sequences < 1:
-            raise ValueError(f"num_return_sequences must be an integer >= 1, got {num_return_sequences!r}")
-        if num_return_sequences > 1 and temperature == 0:
-            raise ValueError("greedy decoding gives one sequence: sample (temperature > 0) or use num_beams")
-        n = num_return_sequences
-        copies = [p for p in prompt for _ in range(n)]
-        seeds = seed if isinstance(seed, (list, tuple)) else [seed] * len(prompt)
-        if len(seeds) != len(prompt):
-            raise ValueError(f"got {len(seeds)} seeds for {len(prompt)} prompts")
-        copy_seeds = [s + j if is_integer(s) else s for s in seeds for j in range(n)]
         sampler = self._sampler(temperature, top_k, top_p, repetition_penalty, **options)
+        copies, copy_seeds = self._copies(prompt, seed, num_return_sequences, sampler)
         out = [""] * len(copies)
         for r, piece in self._pieces(copies, max_new_tokens, stop, sampler, copy_seeds, truncate_prompt):
             out[r] += piece
-        return out if n == 1 else [out[i : i + n] for i in range(0, len(out), n)]
+        return self._regroup(out, num_return_sequences)
+
+    @staticmethod
+    def _copies(prompts, seed, n, sampler):
+        """Each prompt n times, and the seed of each copy: copy j of a prompt seeded s samples with s + j."""
+        if not is_integer(n) or n < 1:
+            raise ValueError(f"num_return_sequences must be an integer >= 1, got {n!r}")
+        if n > 1 and sampler.temperature == 0:
+            raise ValueError("greedy decoding gives one sequence: sample (temperature > 0) or use num_beams")
+        seeds = seed if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
+        if len(seeds) != len(prompts):
+            raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+        return [p for p in prompts for _ in range(n)], [s + j if is_integer(s) else s for s in seeds for j in range(n)]
+
+    @staticmethod
+    def _regroup(results, n):
+        """One result per copy -> one per prompt, or a list of n per prompt when n > 1."""
+        return results if n == 1 else [results[i : i + n] for i in range(0, len(results), n)]
 
     @staticmethod
     def _until_stop(text, stop):

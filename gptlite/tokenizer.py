@@ -199,7 +199,7 @@ class Tokenizer:
         """The id of `<|endoftext|>`, GPT-2's document separator (50256), or None if the vocabulary has none."""
         return self.special_tokens.get(ENDOFTEXT)
 
-    def bpe(self, symbols):
+    def bpe(self, symbols: str) -> list[str]:
         """Merge a piece's byte symbols, best-ranked pair first, until no pair in the merge list is left.
 
         The candidate pairs wait in a heap ordered by (rank, position), and the symbols form a linked
@@ -242,7 +242,7 @@ class Tokenizer:
         # symbol (tests/test_tokenizer.py checks this for all 50,257), so most words skip the merge loop.
         return [token] if token is not None else [self.encoder[s] for s in self.bpe(symbols)]
 
-    def encode_ordinary(self, text):
+    def encode_ordinary(self, text: str) -> list[int]:
         """Encode text, treating any special-token text in it as ordinary text."""
         pieces = PATTERN.findall(without_lone_surrogates(text))
         cache = self._cache
@@ -258,7 +258,7 @@ class Tokenizer:
             cache.clear()
         return ids
 
-    def encode(self, text, allowed_special=frozenset(), disallowed_special="all"):
+    def encode(self, text: str, allowed_special=frozenset(), disallowed_special="all") -> list[int]:
         """Encode text to ids, with tiktoken's rules for special tokens.
 
         allowed_special: special tokens ("all", or a set such as {"<|endoftext|>"}) to encode as their id.
@@ -318,11 +318,11 @@ class Tokenizer:
         candidates = [s for s in starts if s <= limit and not text[s - 1].isspace()]
         return max(candidates, default=start)
 
-    def decode_bytes(self, ids):
+    def decode_bytes(self, ids) -> bytes:
         """Ids -> the bytes they stand for; an id outside the vocabulary raises ValueError."""
         return b"".join(self.token_bytes[self._check_id(i)] for i in ids)
 
-    def decode(self, ids):
+    def decode(self, ids) -> str:
         """Decode ids to text; bytes that are not valid UTF-8 become U+FFFD instead of raising."""
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
