@@ -333,9 +333,8 @@ def attn(x, c_attn, c_proj, n_head, mask, cache, scale=None, hooks=NO_HOOKS):
     q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # -> 3 x [n_batch, n_head, n_seq, d_head]
     q, k, v = hooks("attn.q", q), hooks("attn.k", k), hooks("attn.v", v)
     k, v = cache.extend(k, v)  # -> 2 x [n_batch, n_head, n_kv, d_head]
-    z = hooks(
-        "attn.z", attention(q, k, v, mask, scale, hooks)
-    )  # -> [n_batch, n_head, n_seq, d_head]: each head's output
+    z = attention(q, k, v, mask, scale, hooks)  # -> [n_batch, n_head, n_seq, d_head]: each head's output
+    z = hooks("attn.z", z)
     z = z.transpose(0, 2, 1, 3).reshape(n_batch, n_seq, n_embd)  # heads side by side: [n_batch, n_seq, n_embd]
     return linear(z, **c_proj)  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, n_embd]
 
