@@ -285,3 +285,32 @@ def test_tokenizer_by_every_name_gpt_takes(fake, tmp_path):
     assert not (hub.home() / "tokenizers" / "hf" / "nobody--nothing").exists()
     GPT.from_pretrained("gpt2")
     assert Tokenizer.from_pretrained("openai-community/gpt2").n_vocab == 50257  # from the cached model
+
+
+def test_download_checking_and_converting_show_progress(fake, monkeypatch):
+    """Each phase of fetching a model has a bar (tqdm.auto: a widget in Jupyter), told of every byte."""
+
+    class Bar:
+        def __init__(self, quiet=False, total=None, desc=None, **kwargs):
+            self.total, self.desc, self.n = total, desc, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    bars = []
+    monkeypatch.setattr(hub, "progress_bar", Bar)
+    GPT.from_pretrained("gpt2", source="openai")
+    by_name = {bar.desc: bar for bar in bars}
+    assert {"model.ckpt.data-00000-of-00001", "checking", "converting"} <= set(by_name)
+    for desc in ("checking", "converting", "model.ckpt.data-00000-of-00001"):
+        assert by_name[desc].n == by_name[desc].total > 0, desc  # every byte and every tensor was counted

@@ -162,7 +162,7 @@ def is_converted(directory):
     return (Path(directory) / META_FILE).is_file()
 
 
-def load_dir(directory):
+def load_dir(directory, progress=None):
     """Load a checkpoint directory -> (Config, {name: float32 array}, (encoder path, merges path) or None)."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -187,7 +187,7 @@ def load_dir(directory):
             raise FileNotFoundError(f"{directory}: no model.safetensors or pytorch_model.bin")
     elif (directory / "hparams.json").is_file():
         config = openai_config(directory / "hparams.json")
-        tensors = tf_checkpoint.load_openai(str(directory / "model.ckpt"))
+        tensors = tf_checkpoint.load_openai(str(directory / "model.ckpt"), progress)
     else:
         raise FileNotFoundError(
             f"{directory}: not a model directory (no {META_FILE}, Hugging Face config.json or OpenAI hparams.json)"
@@ -206,7 +206,7 @@ def vocab_files(directory, config):
         return GPT2_VOCAB if config.n_vocab == 50257 else None
 
 
-def save_converted(directory, config, tensors, vocab, source, dtype=np.float32):
+def save_converted(directory, config, tensors, vocab, source, dtype=np.float32, progress=None):
     """Write gptlite's layout. Files are written atomically and gptlite.json last, so a half-written
     directory is never taken for a model. dtype float16 halves the size; loading widens it to float32."""
     check_shapes(tensors, config, source)
@@ -217,7 +217,7 @@ def save_converted(directory, config, tensors, vocab, source, dtype=np.float32):
         with atomic_write(directory / name) as f, open(src, "rb") as g:
             shutil.copyfileobj(g, f)
     names = param_shapes(config)  # canonical order: embeddings, then block by block
-    safetensors.save(directory / WEIGHTS_FILE, {n: np.asarray(tensors[n], dtype) for n in names})
+    safetensors.save(directory / WEIGHTS_FILE, {n: np.asarray(tensors[n], dtype) for n in names}, progress=progress)
     meta = {"format": FORMAT, "version": VERSION, "config": asdict(config), "source": str(source)}
     with atomic_write(directory / META_FILE, "w") as f:
         json.dump(meta, f, indent=2)

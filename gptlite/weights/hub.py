@@ -234,7 +234,10 @@ def download_and_convert(name, files, headers, target, staged, quiet):
         remove_empty_folders(staged, home())  # a made-up name leaves nothing behind
         raise
     try:
-        config, tensors, vocab = load_dir(staged)
+        shards = [p.stat().st_size for p in staged.iterdir() if p.name.startswith("model.ckpt.data-")]
+        with progress_bar(quiet or not shards, total=sum(shards), unit="B", unit_scale=True, desc="checking",
+                          leave=False) as bar:  # fmt: skip
+            config, tensors, vocab = load_dir(staged, bar.update)  # OpenAI's checkpoints: every tensor's CRC-32C
         if vocab is not None:
             Tokenizer.from_files(*vocab)
     except (ValueError, OSError) as e:
@@ -247,7 +250,9 @@ def download_and_convert(name, files, headers, target, staged, quiet):
         ) from None
     for stale in target.glob(".*.tmp"):  # left by a conversion that was killed before it could clean up
         stale.unlink(missing_ok=True)
-    save_converted(target, config, tensors, vocab, source=name)
+    total = sum(t.size for t in tensors.values()) * 4
+    with progress_bar(quiet, total=total, unit="B", unit_scale=True, desc="converting", leave=False) as bar:
+        save_converted(target, config, tensors, vocab, source=name, progress=bar.update)
     del tensors  # release the memory maps of the staged files before deleting them
     shutil.rmtree(staged, ignore_errors=True)
     remove_empty_folders(staged.parent, home())

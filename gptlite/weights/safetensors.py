@@ -122,8 +122,9 @@ def load(path, mmap=True):
     return tensors
 
 
-def save(path, tensors, metadata=None):
-    """Write {name: np.ndarray} as a safetensors file, atomically; the data starts 64-byte aligned."""
+def save(path, tensors, metadata=None, progress=None):
+    """Write {name: np.ndarray} as a safetensors file, atomically; the data starts 64-byte aligned.
+    `progress(n_bytes)` is told of each tensor written."""
     header, offset = {}, 0
     for name, array in tensors.items():
         dtype = DTYPE_NAMES.get(array.dtype)
@@ -140,3 +141,5 @@ def save(path, tensors, metadata=None):
         f.write(encoded)
         for array in tensors.values():
             f.write(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
+            if progress is not None:
+                progress(array.nbytes)

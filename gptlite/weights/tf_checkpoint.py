@@ -169,8 +169,9 @@ def _parse_index(data, path):
     return header, entries
 
 
-def load(prefix):
-    """Read every tensor of the checkpoint `prefix` (e.g. "dir/model.ckpt") into {name: np.ndarray}."""
+def load(prefix, progress=None):
+    """Read every tensor of the checkpoint `prefix` (e.g. "dir/model.ckpt") into {name: np.ndarray};
+    `progress(n_bytes)` is told of each tensor checked (the CRC of a large checkpoint takes a while)."""
     header, entries = read_index(f"{prefix}.index")
     n_shards = header.get(1, 1)
     if not isinstance(n_shards, int) or not 1 <= n_shards <= 99999:
@@ -199,6 +200,8 @@ def load(prefix):
         if entry["dtype"] == BFLOAT16:
             array = bfloat16_to_float32(array)
         tensors[name] = array
+        if progress is not None:
+            progress(entry["size"])
     return tensors
 
 
@@ -210,10 +213,10 @@ def openai_name(name):
     return ".".join(parts)
 
 
-def load_openai(prefix):
+def load_openai(prefix, progress=None):
     """OpenAI's GPT-2 checkpoint -> {gptlite name: array}, with the conv1d weights' leading 1 squeezed away."""
     tensors = {}
-    for name, array in load(prefix).items():
+    for name, array in load(prefix, progress).items():
         if name.startswith("model/"):
             tensors[openai_name(name)] = array[0] if array.ndim == 3 and array.shape[0] == 1 else array
     return tensors
