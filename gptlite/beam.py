@@ -44,6 +44,8 @@ def beam_search(gpt, prompt, max_new_tokens, num_beams, sampler, eos_token_id, l
         raise ValueError(f'early_stopping must be True, False or "never", got {early_stopping!r}')
     prompt = list(prompt)
     n_prompt = len(prompt)
+    if max_new_tokens == 0:
+        return [Hypothesis([], 0.0)]
     cache = KVCache(gpt.config, 1, n_prompt + max_new_tokens)
     logits = _step(gpt, [prompt], cache)  # the prompt once; then its cache rows are copied to every beam
     cache.keep_rows(np.zeros(num_beams, np.int64))

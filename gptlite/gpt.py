@@ -426,6 +426,7 @@ class GPT:
         sampling.py options that greedy decoding obeys too (repetition_penalty, no_repeat_ngram_size, ...)."""
         from .beam import beam_search
 
+        max_new_tokens = self._n_new([ids], max_new_tokens, None)
         prompt = self._check_ids(ids, max_new_tokens)
         sampler = self._sampler(temperature=0, **constraints)
         eos = (self.tokenizer.eot_token if self.tokenizer else None) if eos_token_id == "default" else eos_token_id
@@ -448,7 +449,10 @@ class GPT:
             if not is_integer(max_length) or max_length < max(len(p) for p in prompts):
                 raise ValueError(f"max_length ({max_length!r}) must be an integer at least the prompt's length")
             return int(max_length) - max(len(p) for p in prompts)
-        return 32 if max_new_tokens is None else max_new_tokens
+        n_new = 32 if max_new_tokens is None else max_new_tokens
+        if not is_integer(n_new) or n_new < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0, got {n_new!r}")
+        return int(n_new)
 
     def _sampler(self, temperature=Sampler.temperature, top_k=Sampler.top_k, top_p=Sampler.top_p,
                  repetition_penalty=Sampler.repetition_penalty, min_p=Sampler.min_p,
@@ -613,6 +617,8 @@ class Conversation:
     def say(self, text: str, max_new_tokens: int = 64, stop=()):
         """Append text, then yield the continuation piece by piece, until <|endoftext|>, max_new_tokens or a stop
         string. An interrupt (Ctrl-C) between pieces ends the answer; what was said so far stays said."""
+        if not is_integer(max_new_tokens) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
         self.history += self.gpt.tokenizer.encode(text, allowed_special="all")
         eot = self.gpt.tokenizer.eot_token
         stream = TextStream(self.gpt.tokenizer, [stop] if isinstance(stop, str) else list(stop))

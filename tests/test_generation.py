@@ -156,3 +156,13 @@ def test_text_calls_take_the_same_options(tiny):
     assert tiny.complete("Hello", 6, num_beams=3) == tiny.tokenizer.decode(
         tiny.generate(tiny.tokenizer.encode("Hello"), 6, num_beams=3)
     )
+
+
+def test_beam_search_edge_cases(peaky):
+    assert peaky.generate(PROMPT, 0, num_beams=3) == []
+    assert peaky.beam_search(PROMPT, 0)[0].ids == []
+    for bad in (-1, "x", 1.5):
+        with pytest.raises(ValueError, match="max_new_tokens must be an integer"):
+            peaky.generate(PROMPT, bad, num_beams=2)
+        with pytest.raises(ValueError, match="max_new_tokens must be an integer"):
+            peaky.beam_search(PROMPT, bad)
