@@ -280,13 +280,7 @@ class GPT:
         prompt may fill the context: generation then slides the window (see `_tokens`)."""
         if not is_integer(max_new_tokens) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-        for p in prompts:
-            if len(p) > self.config.n_ctx:
-                raise ValueError(
-                    f"the prompt ({len(p)} tokens) is longer than the model's context of {self.config.n_ctx} tokens: "
-                    f"pass truncate_prompt=True (--truncate-prompt) to keep its last {self.config.n_ctx}"
-                )
-        prompts = [self._check_ids(p, 0) for p in prompts]
+        prompts = [self._truncated(p) for p in prompts]
         seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
         if len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
@@ -432,13 +426,17 @@ class GPT:
         eos = (self.tokenizer.eot_token if self.tokenizer else None) if eos_token_id == "default" else eos_token_id
         return beam_search(self, prompt, max_new_tokens, num_beams, sampler, eos, length_penalty, early_stopping)
 
-    def _truncated(self, ids, truncate):
-        """A prompt's ids, cut to the last n_ctx when asked to; checked either way."""
-        ids = list(ids) if isinstance(ids, (list, tuple, np.ndarray)) else ids
-        if truncate and isinstance(ids, list):
+    def _truncated(self, ids, truncate=False):
+        """A prompt's checked ids. One longer than the context is cut to its last n_ctx when `truncate`, and is
+        otherwise an error that names the option."""
+        ids = np.asarray(ids)
+        if truncate and ids.ndim == 1:
             ids = ids[-self.config.n_ctx :]
-        if isinstance(ids, list) and len(ids) > self.config.n_ctx:
-            self._check_generation([ids], 0, None)  # the one-line error that names truncate_prompt
+        if ids.ndim == 1 and len(ids) > self.config.n_ctx:
+            raise ValueError(
+                f"the prompt ({len(ids)} tokens) is longer than the model's context of {self.config.n_ctx} tokens: "
+                f"pass truncate_prompt=True (--truncate-prompt) to keep its last {self.config.n_ctx}"
+            )
         return self._check_ids(ids, 0)
 
     def _n_new(self, prompts, max_new_tokens, max_length):
