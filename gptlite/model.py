@@ -262,13 +262,20 @@ class LayerCache:
 
     def extend(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Append new keys and values [n_batch, n_head, n_seq, d_head]; return every one so far."""
+        n_seq = k.shape[2]
+        k, v = self.write(k, v)
+        self.length += n_seq
+        return k, v  # [n_batch, n_head, n_kv, d_head], n_kv = length
+
+    def write(self, k: np.ndarray, v: np.ndarray, heads=slice(None)):
+        """Put new keys and values [n_batch, len(heads), n_seq, d_head] after the `length` cached ones, for some
+        heads, without counting them yet (`extend` does); return those heads' keys and values, new ones included."""
         start, end = self.length, self.length + k.shape[2]
         if end > self.k.shape[2]:
             raise ValueError(f"KV cache full: {end} positions do not fit in {self.k.shape[2]}")
-        self.k[:, :, start:end] = k
-        self.v[:, :, start:end] = v
-        self.length = end
-        return self.k[:, :, :end], self.v[:, :, :end]  # [n_batch, n_head, n_kv, d_head], n_kv = length
+        self.k[:, heads, start:end] = k
+        self.v[:, heads, start:end] = v
+        return self.k[:, heads, :end], self.v[:, heads, :end]  # [n_batch, len(heads), n_kv, d_head]
 
     def keep_rows(self, rows):
         """Drop the batch rows not in `rows` (finished sequences stop costing work)."""

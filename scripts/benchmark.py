@@ -83,6 +83,18 @@ class Runner:
     def gptlite(self, prompts, n_new):
         return lambda: self.gpt.generate(prompts, n_new, temperature=0, eos_token_id=None)
 
+    def gptlite_plain(self, prompts, n_new):
+        """gptlite with the two-thread batch path (parallel.py) switched off: model.py alone."""
+
+        def run():
+            os.environ["GPTLITE_PARALLEL"] = "0"
+            try:
+                self.gpt.generate(prompts, n_new, temperature=0, eos_token_id=None)
+            finally:
+                del os.environ["GPTLITE_PARALLEL"]
+
+        return run
+
     def transformers(self, prompts, n_new):
         ids = torch.tensor(np.array(prompts))
 
@@ -104,9 +116,11 @@ def prompts_of(n_batch, n_tokens, n_vocab):
     return np.random.default_rng(n_batch * 1000 + n_tokens).integers(0, n_vocab, (n_batch, n_tokens)).tolist()
 
 
-def measure(runner, results, key, prompts, n_new):
-    """Median seconds of generating n_new tokens after prompts, for gptlite and (if present) HF, interleaved."""
-    for lib in ("gptlite", "transformers") if runner.hf is not None else ("gptlite",):
+def measure(runner, results, key, prompts, n_new, plain=False):
+    """Median seconds of generating n_new tokens after prompts, for gptlite and (if present) HF, interleaved;
+    plain: also gptlite without its two-thread batch path."""
+    libs = ["gptlite"] + ["gptlite_plain"] * plain + ["transformers"] * (runner.hf is not None)
+    for lib in libs:
         fn = getattr(runner, lib)(prompts, n_new)
         fn()  # warm-up
         results.setdefault(lib, {})[key] = median_time(fn)
@@ -146,8 +160,8 @@ def scoring_rate(runner, n_tokens, context, stride):
 
 def decode_rate(runner, n_batch, n_prompt, n_new, n_vocab):
     prompts = prompts_of(n_batch, n_prompt, n_vocab)
-    t_one = measure(runner, {}, "t", prompts, 1)
-    t_all = measure(runner, {}, "t", prompts, n_new)
+    t_one = measure(runner, {}, "t", prompts, 1, plain=n_batch > 1)
+    t_all = measure(runner, {}, "t", prompts, n_new, plain=n_batch > 1)
     return {lib: n_batch * (n_new - 1) / (t_all[lib]["t"] - t_one[lib]["t"]) for lib in t_all}
 
 
@@ -298,7 +312,13 @@ def table(r):
         "| roofline: bare x @ W over all weights (ms/token) | "
         f"{roof['ms_per_token']:.1f} ({roof['gb_per_s']:.1f} GB/s) |",
         f"| decode at batch 1 as a share of the roofline | {100 * roof['decode_share']:.0f}% |",
-        f"| batch 8 aggregate / batch 1 | {r['decode_batch_8']['gptlite'] / r['decode_short']['gptlite']:.1f}x |",
+        *(
+            f"| decode, batch {b}: aggregate / batch 1; two-thread path / model.py alone | "
+            f"{r[f'decode_batch_{b}']['gptlite'] / r['decode_short']['gptlite']:.1f}x; "
+            f"{r[f'decode_batch_{b}']['gptlite'] / r[f'decode_batch_{b}']['gptlite_plain']:.2f}x "
+            f"({r[f'decode_batch_{b}']['gptlite_plain']:.1f} tokens/s alone) |"
+            for b in (4, 8)
+        ),
         f"| time to first token, fresh process, converted model (s) | {fresh['ttft_s']:.2f} |",
         f"| peak resident memory, 128 tokens (MB) | {fresh['peak_rss_mb']:.0f} "
         f"({fresh['rss_over_weights']:.2f}x the {r['weights_mb']:.0f} MB of weights) |",

@@ -1,0 +1,164 @@
+"""The two-thread decode path (parallel.py) against the plain one (model.py): same logits, same tokens."""
+
+import copy
+import threading
+
+import numpy as np
+import pytest
+
+from gptlite import GPT, model, parallel
+from gptlite.gpt import left_pad
+from gptlite.model import Config, KVCache, attention_mask, hidden_states
+
+CONFIGS = {
+    "gpt2-like": Config(n_vocab=300, n_ctx=64, n_embd=32, n_head=4, n_layer=2),
+    "odd heads, untied, scaled by layer": Config(
+        n_vocab=301,
+        n_ctx=64,
+        n_embd=40,
+        n_head=5,
+        n_layer=3,
+        n_inner=72,
+        tie_word_embeddings=False,
+        scale_attn_by_inverse_layer_idx=True,
+        activation="gelu",
+    ),
+}
+PROMPTS = [[5, 6, 7, 8, 9, 10, 11], [1, 2], [3] * 12, [4, 5, 6], [7], [8, 9, 10, 11, 12], [13, 14], [15] * 9]
+
+
+def random_gpt(config):
+    """A model whose every parameter, biases and layer norms included, is random, so a misplaced slice shows."""
+    rng = np.random.default_rng(0)
+    flat = model.flatten(model.init_params(config, seed=1))
+    flat = {k: (v + rng.normal(0, 0.1, v.shape)).astype(np.float32) for k, v in flat.items()}
+    return GPT(config, model.nest(flat), tokenizer=None)
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS), ids=list(CONFIGS))
+def gpt(request):
+    return random_gpt(CONFIGS[request.param])
+
+
+def test_panels_multiply_like_the_matrix():
+    w = np.random.default_rng(0).normal(size=(24, 150)).astype(np.float32)  # 150: not a multiple of PANEL
+    x = np.random.default_rng(1).normal(size=(5, 24)).astype(np.float32)
+    p = parallel.panels(w)
+    assert p.shape == (3, 24, parallel.PANEL)
+    out = parallel.panel_matmul(x, p, 150)
+    assert out.shape == (5, 150)
+    np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_batch", [1, 2, 8])
+def test_decode_step_logits_match_the_plain_path(gpt, n_batch):
+    config = gpt.config
+    ids, real, positions = left_pad(PROMPTS[:n_batch], max_new_tokens=3)  # rows of different lengths: padding
+    n_prompt = ids.shape[1]
+    plain_cache = KVCache(config, n_batch, real.shape[1])
+    hidden_states(gpt.params, ids, positions, attention_mask(real[:, :n_prompt], n_prompt), plain_cache, config)
+    split_cache = copy.deepcopy(plain_cache)
+    two = parallel.TwoThreads(config, parallel.threadpool_controller())
+    two.load(gpt.params)
+    token = np.arange(n_batch)[:, None] + 3  # [n_batch, 1]
+    position = positions[:, -1:] + 1
+    for step in range(3):
+        mask = attention_mask(real[:, : n_prompt + step + 1], 1)
+        x = hidden_states(gpt.params, token, position, mask, plain_cache, config)
+        expected = model.lm_head(x[:, -1], model.head_weight(gpt.params))  # [n_batch, n_vocab]
+        got = two.last_logits(token, position, mask, split_cache)
+        assert got.shape == (n_batch, config.n_vocab) and got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+        assert split_cache.n_past == plain_cache.n_past == n_prompt + step + 1
+        token, position = expected.argmax(-1)[:, None], position + 1
+    for a, b in zip(plain_cache.layers, split_cache.layers):
+        np.testing.assert_allclose(b.k[:, :, : b.length], a.k[:, :, : a.length], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b.v[:, :, : b.length], a.v[:, :, : a.length], rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def count_split_steps(monkeypatch):
+    """How many decode steps took the two-thread path, so that a test cannot pass without it."""
+    steps = []
+    real = parallel.TwoThreads.last_logits
+
+    def counted(self, *args):
+        steps.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(parallel.TwoThreads, "last_logits", counted)
+    return steps
+
+
+@pytest.mark.parametrize("n_batch", [2, 8])
+@pytest.mark.parametrize("options", [dict(temperature=0), dict(temperature=1.0, top_k=20, seed=7)])
+def test_generated_tokens_are_the_plain_paths(gpt, n_batch, options, monkeypatch, count_split_steps):
+    eos = 3  # a token the random model reaches often enough that some rows finish early
+    split = gpt.generate(PROMPTS[:n_batch], 12, eos_token_id=eos, **options)
+    assert len(count_split_steps) > 0
+    monkeypatch.setenv("GPTLITE_PARALLEL", "0")
+    n_steps = len(count_split_steps)
+    plain = gpt.generate(PROMPTS[:n_batch], 12, eos_token_id=eos, **options)
+    assert len(count_split_steps) == n_steps  # switched off
+    assert split == plain
+
+
+def test_finished_rows_leave_the_split_batch(count_split_steps):
+    gpt = random_gpt(CONFIGS["gpt2-like"])
+    first = gpt.generate(PROMPTS, 1, temperature=0)
+    eos_rows = [row[0] for row in first]
+    eos = max(set(eos_rows), key=eos_rows.count)  # the first token of the most rows: they stop at once
+    split = gpt.generate(PROMPTS, 6, temperature=0, eos_token_id=eos)
+    assert len(count_split_steps) > 0
+    assert sum(len(row) == 0 for row in split) >= 1
+    plain = [gpt.generate(p, 6, temperature=0, eos_token_id=eos) for p in PROMPTS]  # batch 1: the plain path
+    assert split == plain
+
+
+def test_each_generation_sees_the_weights_as_they_are_then(monkeypatch, count_split_steps):
+    gpt = random_gpt(CONFIGS["gpt2-like"])
+    before = gpt.generate(PROMPTS, 6, temperature=0)
+    gpt.params["h"][1]["mlp"]["c_proj"]["w"][:] *= -3  # an edit after the split weights were first loaded
+    gpt.params["wte"][:] *= 0.5
+    after = gpt.generate(PROMPTS, 6, temperature=0)
+    assert len(count_split_steps) == 10 and after != before
+    monkeypatch.setenv("GPTLITE_PARALLEL", "0")
+    assert after == gpt.generate(PROMPTS, 6, temperature=0)
+
+
+@pytest.mark.parametrize("failing", ["MainThread", "gptlite-parallel"])
+def test_an_error_in_either_thread_reaches_the_caller(failing, monkeypatch):
+    gpt = random_gpt(CONFIGS["gpt2-like"])
+    real = parallel.panel_matmul
+
+    def fails_in_one_thread(x, w, n_out):
+        if threading.current_thread().name == failing:
+            raise RuntimeError(f"failed in {failing}")
+        return real(x, w, n_out)
+
+    monkeypatch.setattr(parallel, "panel_matmul", fails_in_one_thread)
+    with pytest.raises(RuntimeError, match=f"failed in {failing}"):
+        gpt.generate(PROMPTS[:4], 4, temperature=0)
+    assert not any(t.name == "gptlite-parallel" for t in threading.enumerate())  # no thread left waiting
+    monkeypatch.setattr(parallel, "panel_matmul", real)
+    assert len(gpt.generate(PROMPTS[:4], 4, temperature=0)) == 4
+
+
+def test_wanted_only_for_a_batch_and_not_when_switched_off(monkeypatch):
+    config = CONFIGS["gpt2-like"]
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    assert not parallel.wanted(config, 1)
+    assert parallel.wanted(config, 2)
+    assert not parallel.wanted(Config(n_vocab=10, n_ctx=8, n_embd=8, n_head=1, n_layer=1), 4)
+    for off in ("0", "off", "false"):
+        monkeypatch.setenv("GPTLITE_PARALLEL", off)
+        assert not parallel.wanted(config, 8)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "threadpool_controller", lambda: None)  # threadpoolctl not installed
+    assert not parallel.wanted(config, 8)
+    monkeypatch.delenv("GPTLITE_PARALLEL")
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
+    assert not parallel.wanted(config, 8)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "threadpool_controller", lambda: None)  # threadpoolctl not installed
+    assert not parallel.wanted(config, 8)
