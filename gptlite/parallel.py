@@ -170,7 +170,7 @@ class TwoThreads:
 
         def run(part):
             try:
-                self._run(part, x.copy(), mask, cache, partial, barrier, logits)
+                self._run(part, x, mask, cache, partial, barrier, logits)
             except threading.BrokenBarrierError:
                 pass  # the other thread failed: its error is the one to report
             except BaseException as error:  # noqa: BLE001 - handed to the caller below
@@ -189,7 +189,8 @@ class TwoThreads:
         return logits
 
     def _run(self, part, x, mask, cache, partial, barrier, logits):
-        """Thread `part`'s whole forward pass over its shard; x [n_batch, n_seq, n_embd] is its own copy."""
+        """Thread `part`'s whole forward pass over its shard, from the embeddings x [n_batch, n_seq, n_embd], which
+        both threads read and neither writes: each makes its own residual stream from them."""
         config, shard = self.config, self.shards[part]
         n_batch, n_seq, n_embd = x.shape
         eps, activation = config.layer_norm_epsilon, ACTIVATIONS[config.activation]

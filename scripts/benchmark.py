@@ -194,17 +194,20 @@ next(pieces)
 print("ttft", time.perf_counter() - t0, flush=True)
 for _ in pieces:
     pass
-# VmHWM: this process's own peak; ru_maxrss would carry over the parent's from before exec
-peak_kb = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print("rss", int(peak_kb) * 1024, flush=True)
+print("wall", time.perf_counter() - t0, flush=True)
+def peak():  # VmHWM: this process's own peak; ru_maxrss would carry over the parent's from before exec
+    return 1024 * int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
+print("rss", peak(), flush=True)
+gpt.generate([[1, 2, 3, 4]] * 8, 16, temperature=0)  # a batch: the two-thread path copies the weights
+print("rss_batch", peak(), flush=True)
 """
 
 
 def fresh_process(model_dir):
-    """Time to first token (import, load, encode, prefill, first token) and peak RSS, in a new process."""
+    """In a new process: time to first token (import, load, encode, prefill, first token) and to 128 tokens, and peak
+    RSS after them and after a batch of 8 as well."""
     runs = []
     for _ in range(ARGS.repeats):
-        t0 = time.perf_counter()
         out = subprocess.run(
             [sys.executable, "-c", CHILD, str(model_dir)],
             capture_output=True,
@@ -212,10 +215,9 @@ def fresh_process(model_dir):
             check=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         ).stdout
-        wall = time.perf_counter() - t0
         values = dict(line.split() for line in out.splitlines())
-        runs.append((wall, float(values["ttft"]), int(values["rss"])))
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), max(r[2] for r in runs)
+        runs.append((float(values["wall"]), float(values["ttft"]), int(values["rss"]), int(values["rss_batch"])))
+    return *(statistics.median(r[i] for r in runs) for i in (0, 1)), *(max(r[i] for r in runs) for i in (2, 3))
 
 
 LONG_PIECES = {  # single pieces a quadratic BPE takes minutes over (100,000 x "a" took 130 s in gptlite 0.1)
@@ -276,12 +278,14 @@ def main():
             "gb_per_s": roof_bytes / roof_s / 1e9,
             "decode_share": roof_s * r["decode_short"]["gptlite"],
         }
-        wall, ttft, rss = fresh_process(model_dir)
+        wall, ttft, rss, rss_batch = fresh_process(model_dir)
         r["fresh_process"] = {
             "ttft_s": ttft,
             "wall_s_with_128_tokens": wall,
             "peak_rss_mb": rss / 1e6,
             "rss_over_weights": rss / 1e6 / r["weights_mb"],
+            "peak_rss_mb_after_batch_8": rss_batch / 1e6,
+            "rss_after_batch_over_weights": rss_batch / 1e6 / r["weights_mb"],
         }
         r["tokenizer_mb_per_s"] = tokenizer_rate()
     print(json.dumps(r, indent=2) if ARGS.json else table(r))
@@ -322,6 +326,8 @@ def table(r):
         f"| time to first token, fresh process, converted model (s) | {fresh['ttft_s']:.2f} |",
         f"| peak resident memory, 128 tokens (MB) | {fresh['peak_rss_mb']:.0f} "
         f"({fresh['rss_over_weights']:.2f}x the {r['weights_mb']:.0f} MB of weights) |",
+        f"| peak resident memory, then a batch of 8 (MB) | {fresh['peak_rss_mb_after_batch_8']:.0f} "
+        f"({fresh['rss_after_batch_over_weights']:.2f}x) |",
         f"| tokenizer, cold cache, English / code (MB/s) | {tok['english']:.2f} / {tok['code']:.2f} |",
         "| tokenizer, one long piece: "
         + ", ".join(LONG_PIECES)
