@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import parallel
 from .model import KVCache, attention_mask, head_weight, hidden_states, lm_head, log_softmax
 
 DROPPED = np.float32(-1e9)  # what transformers adds to a score to rule it out
@@ -49,6 +50,7 @@ def beam_search(gpt, prompt, max_new_tokens, num_beams, sampler, eos_token_id, l
     cache = KVCache(gpt.config, 1, n_prompt + max_new_tokens)
     logits = _step(gpt, [prompt], cache)  # the prompt once; then its cache rows are copied to every beam
     cache.keep_rows(np.zeros(num_beams, np.int64))
+    split = gpt._split_weights() if parallel.wanted(gpt.config, num_beams) else None  # beams on two threads
     beams = [[] for _ in range(num_beams)]  # each beam's new tokens
     running = np.full(num_beams, DROPPED, np.float32)
     running[0] = 0  # all beams start as the same text: only the first may choose, or they would all agree
@@ -74,7 +76,7 @@ def beam_search(gpt, prompt, max_new_tokens, num_beams, sampler, eos_token_id, l
         if not improvable or (early_stopping is True and len(finished) == num_beams) or ends.all():
             break
         cache.keep_rows(source[going])
-        logits = _step(gpt, [[b[-1]] for b in beams], cache)
+        logits = _step(gpt, [[b[-1]] for b in beams], cache, split)
     return [Hypothesis(tokens[:-1] if by_eos else tokens, score) for score, tokens, by_eos in finished]
 
 
@@ -87,11 +89,15 @@ def _can_improve(running, finished, num_beams, length, n_prompt, max_length, ear
     return running[0] / np.float32(best_length**length_penalty) > min(f[0] for f in finished)
 
 
-def _step(gpt, ids, cache):
-    """Logits [n_rows, n_vocab] for the last of each row's new ids, the rows' earlier ids being in `cache`."""
+def _step(gpt, ids, cache, split=None):
+    """Logits [n_rows, n_vocab] for the last of each row's new ids, the rows' earlier ids being in `cache`;
+    split: a loaded `parallel.TwoThreads` to run it on, or None for `model.py`."""
     ids = np.asarray(ids, np.int64)
     n_past, n_seq = cache.n_past, ids.shape[1]
     real = np.ones((ids.shape[0], n_past + n_seq), bool)
     positions = np.broadcast_to(np.arange(n_past, n_past + n_seq), ids.shape)
-    x = hidden_states(gpt.params, ids, positions, attention_mask(real, n_seq), cache, gpt.config)
+    mask = attention_mask(real, n_seq)
+    if split is not None:
+        return split.last_logits(ids, positions, mask, cache)  # the same as below, on two threads
+    x = hidden_states(gpt.params, ids, positions, mask, cache, gpt.config)
     return lm_head(x[:, -1], head_weight(gpt.params))  # [n_rows, n_vocab]

@@ -103,6 +103,15 @@ def test_generated_tokens_are_the_plain_paths(gpt, n_batch, options, monkeypatch
     assert split == plain
 
 
+def test_beam_search_on_two_threads_is_the_plain_paths(gpt, monkeypatch, count_split_steps):
+    split = gpt.beam_search(PROMPTS[0], 8, num_beams=4)
+    assert len(count_split_steps) > 0
+    monkeypatch.setenv("GPTLITE_PARALLEL", "0")
+    plain = gpt.beam_search(PROMPTS[0], 8, num_beams=4)
+    assert [h.ids for h in split] == [h.ids for h in plain]
+    np.testing.assert_allclose([h.score for h in split], [h.score for h in plain], rtol=1e-5)
+
+
 def test_finished_rows_leave_the_split_batch(count_split_steps):
     gpt = random_gpt(CONFIGS["gpt2-like"])
     first = gpt.generate(PROMPTS, 1, temperature=0)
