@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import parallel
-from .model import KVCache, attention_mask, head_weight, hidden_states, lm_head, log_softmax
+from .model import KVCache, attention_mask, log_softmax
 
 DROPPED = np.float32(-1e9)  # what transformers adds to a score to rule it out
 
@@ -96,8 +96,4 @@ def _step(gpt, ids, cache, split=None):
     n_past, n_seq = cache.n_past, ids.shape[1]
     real = np.ones((ids.shape[0], n_past + n_seq), bool)
     positions = np.broadcast_to(np.arange(n_past, n_past + n_seq), ids.shape)
-    mask = attention_mask(real, n_seq)
-    if split is not None:
-        return split.last_logits(ids, positions, mask, cache)  # the same as below, on two threads
-    x = hidden_states(gpt.params, ids, positions, mask, cache, gpt.config)
-    return lm_head(x[:, -1], head_weight(gpt.params))  # [n_rows, n_vocab]
+    return gpt._last_logits(ids, positions, attention_mask(real, n_seq), cache, split)  # [n_rows, n_vocab]

@@ -321,13 +321,10 @@ class GPT:
                 if on_slide is not None:
                     on_slide()
             mask = attention_mask(real[:, : cache.n_past + ids.shape[1]], ids.shape[1])
-            if ids.shape[1] == 1 and parallel.wanted(self.config, len(rows)):  # a decode step of a batch: 2 threads
-                split = split or self._split_weights()
-                logits = split.last_logits(ids, positions, mask, cache)  # the same as below, faster
-            else:
-                x = hidden_states(self.params, ids, positions, mask, cache, self.config)
-                logits = lm_head(x[:, -1], head_weight(self.params))  # the last position: [n_rows, n_vocab]
-            logits = logits[:, :n_vocab]
+            two_threads = ids.shape[1] == 1 and parallel.wanted(self.config, len(rows))  # a decode step of a batch
+            if two_threads and split is None:
+                split = self._split_weights()
+            logits = self._last_logits(ids, positions, mask, cache, split if two_threads else None)[:, :n_vocab]
             tokens = np.array(
                 [sampler(logits[i], history[r], rngs[r], n_done, eos_token_id) for i, r in enumerate(rows)]
             )
@@ -346,6 +343,14 @@ class GPT:
                 rows, real, tokens, positions = rows[keep], real[keep], tokens[keep], positions[keep]
             ids = tokens[:, None]  # [n_rows, 1]
             positions = positions[:, -1:] + 1  # [n_rows, 1]
+
+    def _last_logits(self, ids, positions, mask, cache, split=None):
+        """Logits [n_rows, n_vocab] of each row's last new position, for ids [n_rows, n_seq] after what `cache`
+        holds (which grows by n_seq); on `split`, a loaded `parallel.TwoThreads`, if given, else `model.py`."""
+        if split is not None:
+            return split.last_logits(ids, positions, mask, cache)  # the same as below, on two threads
+        x = hidden_states(self.params, ids, positions, mask, cache, self.config)  # [n_rows, n_seq, n_embd]
+        return lm_head(x[:, -1], head_weight(self.params))  # the last position: [n_rows, n_vocab]
 
     def _split_weights(self):
         """The weights split in two for `parallel.TwoThreads`, copied as they are now (the memory is kept between
@@ -661,5 +666,4 @@ class Conversation:
         n_past, n_seq = self.cache.n_past, new.shape[1]
         positions = np.arange(n_past, n_past + n_seq)[None]
         mask = attention_mask(np.ones((1, n_past + n_seq), bool), n_seq)
-        x = hidden_states(self.gpt.params, new, positions, mask, self.cache, self.gpt.config)
-        return lm_head(x[0, -1], head_weight(self.gpt.params))  # [n_vocab]
+        return self.gpt._last_logits(new, positions, mask, self.cache)[0]  # [n_vocab]

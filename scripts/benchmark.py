@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest.mock
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,11 +88,8 @@ class Runner:
         """gptlite with the two-thread batch path (parallel.py) switched off: model.py alone."""
 
         def run():
-            os.environ["GPTLITE_PARALLEL"] = "0"
-            try:
+            with unittest.mock.patch.dict(os.environ, {"GPTLITE_PARALLEL": "0"}):  # restores what was there
                 self.gpt.generate(prompts, n_new, temperature=0, eos_token_id=None)
-            finally:
-                del os.environ["GPTLITE_PARALLEL"]
 
         return run
 

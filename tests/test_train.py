@@ -138,17 +138,22 @@ def test_training_lowers_the_loss_and_writes_a_loadable_model(corpus, tmp_path):
     assert gpt.complete("The weather", 5, seed=0) == gpt.tokenizer.decode(gpt.generate(ids, 5, seed=0))
 
 
-def test_resume_is_bit_for_bit_the_uninterrupted_run(corpus, tmp_path, monkeypatch):
-    run(corpus, tmp_path / "straight", 9)
-    steps = []
+def interrupt_at_step(monkeypatch, step):
+    """Ctrl-C in the middle of training step `step` (in gradient clipping, after the backward pass)."""
+    calls = []
 
-    def ctrl_c_at_step_7(grads, max_norm):
-        steps.append(1)
-        if len(steps) == 7:
+    def clip_or_interrupt(grads, max_norm):
+        calls.append(1)
+        if len(calls) == step:
             raise KeyboardInterrupt
         return clip_gradients(grads, max_norm)
 
-    monkeypatch.setattr(train_module, "clip_gradients", ctrl_c_at_step_7)
+    monkeypatch.setattr(train_module, "clip_gradients", clip_or_interrupt)
+
+
+def test_resume_is_bit_for_bit_the_uninterrupted_run(corpus, tmp_path, monkeypatch):
+    run(corpus, tmp_path / "straight", 9)
+    interrupt_at_step(monkeypatch, 7)
     run(corpus, tmp_path / "stopped", 9, status=130)  # Ctrl-C during step 7: steps 1-6 are saved
     assert json.loads((checkpoint_folder(tmp_path / "stopped") / "train_state.json").read_text())["step"] == 6
     monkeypatch.undo()
@@ -413,15 +418,7 @@ def test_fit_refuses_bad_data_and_models():
 def test_an_interrupt_in_a_notebook_returns_what_was_done(tmp_path, monkeypatch):
     from gptlite.train import fit
 
-    calls = []
-
-    def interrupt_at_step_4(grads, max_norm):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return clip_gradients(grads, max_norm)
-
-    monkeypatch.setattr(train_module, "clip_gradients", interrupt_at_step_4)
+    interrupt_at_step(monkeypatch, 4)
     tokenizer = Tokenizer(*train_bpe(TEXT, 300))
     result = fit(TEXT, tokenizer=tokenizer, out=tmp_path / "r", n_layer=1, n_head=2, n_embd=8, n_ctx=8, batch_size=2,
                  steps=10, quiet=True)  # fmt: skip
