@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import parallel
 from .model import KVCache, attention_mask, log_softmax
 
 DROPPED = np.float32(-1e9)  # what transformers adds to a score to rule it out
@@ -48,9 +47,9 @@ def beam_search(gpt, prompt, max_new_tokens, num_beams, sampler, eos_token_id, l
     if max_new_tokens == 0:
         return [Hypothesis([], 0.0)]
     cache = KVCache(gpt.config, 1, n_prompt + max_new_tokens)
-    logits = _step(gpt, [prompt], cache)  # the prompt once; then its cache rows are copied to every beam
+    split = gpt._split_weights()  # the two-thread path, for the passes it runs faster than model.py
+    logits = _step(gpt, [prompt], cache, split)  # the prompt once; then its cache rows are copied to every beam
     cache.keep_rows(np.zeros(num_beams, np.int64))
-    split = gpt._split_weights() if parallel.wanted(gpt.config, num_beams) else None  # beams on two threads
     beams = [[] for _ in range(num_beams)]  # each beam's new tokens
     running = np.full(num_beams, DROPPED, np.float32)
     running[0] = 0  # all beams start as the same text: only the first may choose, or they would all agree
@@ -91,7 +90,7 @@ def _can_improve(running, finished, num_beams, length, n_prompt, max_length, ear
 
 def _step(gpt, ids, cache, split=None):
     """Logits [n_rows, n_vocab] for the last of each row's new ids, the rows' earlier ids being in `cache`;
-    split: a loaded `parallel.TwoThreads` to run it on, or None for `model.py`."""
+    split: `GPT._split_weights()`, or None for `model.py` alone."""
     ids = np.asarray(ids, np.int64)
     n_past, n_seq = cache.n_past, ids.shape[1]
     real = np.ones((ids.shape[0], n_past + n_seq), bool)

@@ -103,7 +103,7 @@ class GPT:
         self.params = Params(params)  # nested dict, as model.nest builds it
         self.tokenizer = tokenizer  # None for a model shipped without tokenizer files: token ids only
         self.source = source  # the name or directory it was loaded from, if it was
-        self._two_threads = None  # parallel.TwoThreads: the weights split for batched decoding, once a batch needs it
+        self._two_threads = None  # parallel.TwoThreads: the model split in two, made when first wanted
 
     def _summary(self):
         """(what it is, [(label, value)]) for the two reprs."""
@@ -154,13 +154,13 @@ class GPT:
             padded, real, positions = left_pad(prompts)
             n_seq = padded.shape[1]
             cache = KVCache(self.config, len(prompts), n_seq)
-            x = hidden_states(self.params, padded, positions, attention_mask(real, n_seq), cache, self.config)
+            x = self._hidden_states(padded, positions, attention_mask(real, n_seq), cache, self._split_weights())
             return [lm_head(x[row, n_seq - len(p) :], head_weight(self.params)) for row, p in enumerate(prompts)]
         ids = self._check_ids(ids, 0)
         n_seq = len(ids)
         mask = attention_mask(np.ones((1, n_seq), bool), n_seq)  # [1, 1, n_seq, n_seq]
         cache = KVCache(self.config, 1, n_seq)
-        x = hidden_states(self.params, ids[None], np.arange(n_seq)[None], mask, cache, self.config)
+        x = self._hidden_states(ids[None], np.arange(n_seq)[None], mask, cache, self._split_weights())
         return lm_head(x[0], head_weight(self.params))  # [n_seq, n_embd] -> [n_seq, n_vocab]
 
     def copy(self) -> "GPT":
@@ -313,7 +313,7 @@ class GPT:
         history = [list(p) for p in prompts]  # each row's ids so far, for the penalties and for sliding
         rows = np.arange(len(prompts))  # which prompt each row of the cache holds
         ids, real, positions, cache = self._window(prompts, max_new_tokens)
-        split = None  # parallel.TwoThreads, for the decode steps of a batch: loaded at the first one
+        split = self._split_weights()  # the two-thread path, for the passes it runs faster than model.py
         for n_done in range(max_new_tokens):
             if cache.n_past + ids.shape[1] > real.shape[1]:  # the window is full: slide it
                 keep = [history[r][-(self.config.n_ctx // 2) :] for r in rows]
@@ -321,10 +321,7 @@ class GPT:
                 if on_slide is not None:
                     on_slide()
             mask = attention_mask(real[:, : cache.n_past + ids.shape[1]], ids.shape[1])
-            two_threads = ids.shape[1] == 1 and parallel.wanted(self.config, len(rows))  # a decode step of a batch
-            if two_threads and split is None:
-                split = self._split_weights()
-            logits = self._last_logits(ids, positions, mask, cache, split if two_threads else None)[:, :n_vocab]
+            logits = self._last_logits(ids, positions, mask, cache, split)[:, :n_vocab]
             tokens = np.array(
                 [sampler(logits[i], history[r], rngs[r], n_done, eos_token_id) for i, r in enumerate(rows)]
             )
@@ -346,15 +343,28 @@ class GPT:
 
     def _last_logits(self, ids, positions, mask, cache, split=None):
         """Logits [n_rows, n_vocab] of each row's last new position, for ids [n_rows, n_seq] after what `cache`
-        holds (which grows by n_seq); on `split`, a loaded `parallel.TwoThreads`, if given, else `model.py`."""
-        if split is not None:
+        holds (which grows by n_seq); on `split` (from `_split_weights`) where it is faster, else in `model.py`."""
+        if split is not None and split.wins(*ids.shape):
             return split.last_logits(ids, positions, mask, cache)  # the same as below, on two threads
         x = hidden_states(self.params, ids, positions, mask, cache, self.config)  # [n_rows, n_seq, n_embd]
         return lm_head(x[:, -1], head_weight(self.params))  # the last position: [n_rows, n_vocab]
 
+    def _hidden_states(self, ids, positions, mask, cache, split=None):
+        """model.hidden_states [n_rows, n_seq, n_embd] of this model, on `split` where that is faster."""
+        if split is not None and split.wins(*ids.shape):
+            return split.hidden_states(ids, positions, mask, cache)
+        return hidden_states(self.params, ids, positions, mask, cache, self.config)
+
+    def _head(self, x, split=None):
+        """model.lm_head: final hidden states [n, n_embd] -> logits [n, n_vocab], on `split` if given."""
+        return lm_head(x, head_weight(self.params)) if split is None else split.logits(x)
+
     def _split_weights(self):
-        """The weights split in two for `parallel.TwoThreads`, copied as they are now (the memory is kept between
-        generations: a second copy of the weights, made the first time a batch is decoded)."""
+        """The two-thread path (`parallel.TwoThreads`) over the weights as they are now, or None where it cannot
+        run. Call it again for each generation or scoring call, so that edits to the weights count. Kept between
+        calls: its self-checks, and the memory of the panels that batched decode steps copy the weights into."""
+        if not parallel.available(self.config):
+            return None
         if self._two_threads is None:
             self._two_threads = parallel.TwoThreads(self.config, parallel.threadpool_controller())
         self._two_threads.load(self.params)
@@ -641,8 +651,9 @@ class Conversation:
         self.history += self.gpt.tokenizer.encode(text, allowed_special="all")
         eot = self.gpt.tokenizer.eot_token
         stream = TextStream(self.gpt.tokenizer, [stop] if isinstance(stop, str) else list(stop))
+        split = self.gpt._split_weights()  # for a long text, run on two threads
         for n_new in range(max_new_tokens):
-            logits = self._next_logits()[: self.gpt._text_vocab()]
+            logits = self._next_logits(split)[: self.gpt._text_vocab()]
             token = self.sampler(logits, self.history, self.rng, n_new, eot)
             if token == eot:
                 break
@@ -656,8 +667,9 @@ class Conversation:
         if tail:
             yield tail
 
-    def _next_logits(self):
-        """Logits [n_vocab] after the whole history, feeding the cache only what it lacks."""
+    def _next_logits(self, split=None):
+        """Logits [n_vocab] after the whole history, feeding the cache only what it lacks (on `split` where the
+        model finds it faster: `GPT._last_logits`)."""
         n_ctx = self.gpt.config.n_ctx
         if len(self.history) - self.start > n_ctx:  # slide: keep the last half of the context, recompute it
             self.start = len(self.history) - n_ctx // 2
@@ -666,4 +678,4 @@ class Conversation:
         n_past, n_seq = self.cache.n_past, new.shape[1]
         positions = np.arange(n_past, n_past + n_seq)[None]
         mask = attention_mask(np.ones((1, n_past + n_seq), bool), n_seq)
-        return self.gpt._last_logits(new, positions, mask, self.cache)[0]  # [n_vocab]
+        return self.gpt._last_logits(new, positions, mask, self.cache, split)[0]  # [n_vocab]

@@ -1,15 +1,19 @@
-"""Batched decoding on two cores: tensor parallelism, Megatron-LM style.
+"""The model on two cores: tensor parallelism, Megatron-LM style.
 
 Source: Shoeybi et al. 2019, "Megatron-LM: Training Multi-Billion Parameter
 Language Models Using Model Parallelism", Section 3 (how to split a
 transformer's layers so that each needs only one sum of partial results).
 
-Why. A decode step multiplies a handful of rows (one per sequence in the batch)
-by every weight matrix. The cost is reading the weights, not the arithmetic.
-With 2-16 rows, multi-threaded OpenBLAS first copies ("packs") each weight
-matrix and reads it at a fraction of the speed it reads it for a single row.
+Why. Two passes leave one of the two cores idle when NumPy runs them alone:
+* A decode step of a batch multiplies a handful of rows (one per sequence) by
+  every weight matrix. The cost is reading the weights, not the arithmetic.
+  With 2-16 rows, multi-threaded OpenBLAS first copies ("packs") each weight
+  matrix and reads it at a fraction of the speed it reads it for a single row.
+* A long prompt, or a window being scored, spends about half of its time in
+  element-wise work (gelu, softmax, layer norm, attention's small products),
+  which NumPy runs on one core while the other waits.
 Here two Python threads each own half of every layer, and each runs its half
-through single-threaded OpenBLAS, which reads the weights in order, unpacked.
+through single-threaded OpenBLAS and NumPy, which releases the GIL inside both.
 
 How the layers split, so that the two halves meet only twice per block:
 
@@ -27,28 +31,39 @@ The two threads meet at a barrier after each c_proj, and each adds the two
 partial sums to its own copy of the residual stream, in the same order, so the
 copies stay identical. Layer norms and embeddings are cheap; both threads do them.
 
-Panels. Each thread's weights are copied once into column panels
-[n_panels, n_in, PANEL] (64 columns, 192 KB for n_in = 768): `np.matmul(x, panels)`
-then runs every panel through OpenBLAS's small-matrix kernel, which skips the
-packing step. This copy is a second layout of the weights: it is made the first
-time a batch is decoded and kept (the memory, not the values: each generation
-copies the weights in afresh, so that edits to them count).
+Each thread's part of a matrix is a view of the checkpoint's (columns or rows
+of it): nothing is copied, except for decode steps of a batch. For those, each
+part is copied into column panels [n_panels, n_in, PANEL] (64 columns, 192 KB
+for n_in = 768): `np.matmul(x, panels)` then runs every panel through
+OpenBLAS's small-matrix kernel, which skips the packing step. The panels are a
+second layout of the weights: made the first time a batch is decoded and kept
+(the memory, not the values: each generation copies the weights in afresh, so
+that edits to them count).
 
-Controlling OpenBLAS's own threads needs threadpoolctl (`pip install
-"gptlite[fast]"`); without it, or with GPTLITE_PARALLEL=0 in the environment,
-or on one core, `model.py`'s plain path runs. The plain path is the reference:
-the tests check this one against it.
+Where it runs. OpenBLAS's kernels differ from build to build and CPU to CPU,
+and on a machine with many cores two single-threaded halves can lose to
+OpenBLAS's own threads. So the first pass of each kind (a decode step of a
+batch; a prompt of PREFILL_ROWS positions or more) runs a self-check: both
+paths on throwaway input of that shape, and the faster one is kept for the
+model. GPTLITE_PARALLEL=on skips the self-check; =off (or 0) switches the
+path off. It also needs threadpoolctl, to hold OpenBLAS to one thread
+(`pip install "gptlite[fast]"`), and two cores; without them `model.py`'s
+plain path runs. The plain path is the reference: the tests check this one
+against it.
 """
 
 import functools
 import os
 import threading
+import time
 
 import numpy as np
 
-from .model import ACTIVATIONS, Config, attention, attention_scale, layer_norm
+from .model import ACTIVATIONS, Config, KVCache, attention, attention_mask, attention_scale, hidden_states, layer_norm
 
 PANEL = 64  # columns per panel: powers of two from 16 to 64 were fastest in measurements, 128 and up slower
+PANEL_ROWS = 16  # at most this many rows go through the panels; more, and plain sgemm is as fast without them
+PREFILL_ROWS = 128  # a pass over fewer positions than this (and not a decode step of a batch) stays in model.py
 N_PARTS = 2
 
 
@@ -62,15 +77,50 @@ def threadpool_controller():
     return ThreadpoolController()
 
 
-def wanted(config: Config, n_rows: int) -> bool:
-    """Whether a decode step over n_rows sequences should take the two-thread path."""
+def setting() -> str:
+    """GPTLITE_PARALLEL from the environment: "auto" (the default: where a self-check finds the path faster),
+    "on" (also 1: wherever it can run, no self-check) or "off" (also 0: never)."""
+    value = os.environ.get("GPTLITE_PARALLEL", "auto").strip().lower()
+    value = {"1": "on", "0": "off", "": "auto"}.get(value, value)
+    if value not in ("auto", "on", "off"):
+        raise ValueError(f"GPTLITE_PARALLEL must be auto, on or off (or 1 / 0), got {value[:40]!r}")
+    return value
+
+
+def available(config: Config) -> bool:
+    """Whether the two-thread path can run at all: two cores, threadpoolctl, heads to split, not switched off."""
     return (
-        n_rows >= 2
-        and config.n_head >= N_PARTS
+        config.n_head >= N_PARTS
         and threadpool_controller() is not None
         and (os.cpu_count() or 1) >= N_PARTS
-        and os.environ.get("GPTLITE_PARALLEL", "1").lower() not in ("0", "off", "false", "no")
+        and setting() != "off"
     )
+
+
+def kind(n_batch: int, n_seq: int) -> str | None:
+    """Which kind of pass this is for the two-thread path: "decode" (one new position in each of 2 to PANEL_ROWS
+    rows), "prefill" (many positions), or None (one row's decode step, or a short prompt: model.py's)."""
+    if n_seq == 1 and 2 <= n_batch <= PANEL_ROWS:
+        return "decode"
+    return "prefill" if n_batch * n_seq >= PREFILL_ROWS else None
+
+
+def faster(split_run, plain_run, settle: float = 0.15) -> bool:
+    """Whether split_run() takes less time than plain_run(). Each runs for `settle` seconds first (it warms up,
+    and whatever the other left behind dies down: OpenBLAS's workers spin on a core for about 0.1 s after a
+    multi-threaded call), then twice more, timed; the faster of the two times is the one compared."""
+    best = {}
+    for run in (split_run, plain_run):
+        start = time.perf_counter()
+        while time.perf_counter() - start < settle:
+            run()
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        best[run] = min(times)
+    return best[split_run] < best[plain_run]
 
 
 def split(n: int, part: int) -> slice:
@@ -96,86 +146,175 @@ def panel_matmul(x: np.ndarray, w: np.ndarray, n_out: int) -> np.ndarray:
 
 
 class Linear:
-    """One thread's share of a linear layer, as panels; no bias where the bias is added after the sum."""
+    """One thread's share of a linear layer: w, its part of the checkpoint's matrix [n_in, n_out] as a view (no
+    copy), and b [n_out] (None where the bias is added after the sum); for decode steps of a batch, the same part
+    copied into panels."""
 
     def __init__(self):
-        self.w = self.b = None
+        self.w = self.b = self.panels = None
+        self.panels_current = False  # whether the panels hold what w holds now
 
     def load(self, w, b=None):
-        """Copy w [n_in, n_out] and b [n_out] in, into the panels of the last load when it had the same shape."""
-        self.w = panels(w, self.w if self.w is not None and self.n_out == w.shape[1] else None)
-        self.n_out = w.shape[1]
-        self.b = None if b is None else np.array(b, np.float32)
+        self.w, self.b, self.panels_current = w, b, False
+
+    def copy_panels(self):
+        """Copy w into panels, into those of an earlier copy when it had the same shape (a copy, not a new
+        allocation: the operating system hands out fresh pages one by one, which takes ten times longer)."""
+        same = self.panels is not None and self.panels.shape[:2] == (-(-self.w.shape[1] // PANEL), self.w.shape[0])
+        self.panels = panels(self.w, self.panels if same else None)
+        self.panels_current = True
 
     def __call__(self, x):
-        out = panel_matmul(x, self.w, self.n_out)  # [n_rows, n_in] -> [n_rows, n_out]
+        if self.panels_current and x.shape[0] <= PANEL_ROWS:
+            out = panel_matmul(x, self.panels, self.w.shape[1])  # [n_rows, n_in] -> [n_rows, n_out]
+        else:
+            out = x @ self.w  # [n_rows, n_in] @ [n_in, n_out] -> [n_rows, n_out]
         if self.b is not None:
             out += self.b
         return out
 
 
 class Shard:
-    """Part `part` of the model: its heads, hidden units and vocabulary, each layer's weights as panels."""
+    """Part `part` of the model: its heads, hidden units and vocabulary, each as a `Linear` per weight matrix."""
 
     def __init__(self, config: Config, part: int):
-        self.part, n_embd, d_head = part, config.n_embd, config.d_head
+        self.part, self.d_head = part, config.d_head
         self.heads = split(config.n_head, part)  # this part's heads
-        self.qkv_columns = np.concatenate(  # the q, k and v columns of these heads in c_attn [n_embd, 3 * n_embd]
-            [np.arange(j * n_embd + self.heads.start * d_head, j * n_embd + self.heads.stop * d_head) for j in range(3)]
-        )
-        self.z_rows = slice(self.heads.start * d_head, self.heads.stop * d_head)  # their rows in attn.c_proj
+        self.z_rows = slice(self.heads.start * self.d_head, self.heads.stop * self.d_head)  # their rows of attn.c_proj
         self.units = split(config.d_mlp, part)  # this part's hidden units: columns of c_fc, rows of mlp.c_proj
         self.vocab = split(config.n_vocab, part)  # this part's tokens
-        self.layers = [{name: Linear() for name in ("c_attn", "attn.c_proj", "c_fc", "mlp.c_proj")}
+        self.layers = [{name: Linear() for name in ("q", "k", "v", "attn.c_proj", "c_fc", "mlp.c_proj")}
                        for _ in range(config.n_layer)]  # fmt: skip
         self.head = Linear()
 
     def load(self, params: dict):
-        """Copy this part of every weight matrix in, as panels."""
+        """Point every Linear at this part of the weights as they are now (views: nothing is copied)."""
+        n_embd = params["wte"].shape[1]
         for h, w in zip(params["h"], self.layers):
             c_attn, c_fc = h["attn"]["c_attn"], h["mlp"]["c_fc"]
-            w["c_attn"].load(c_attn["w"][:, self.qkv_columns], c_attn["b"][self.qkv_columns])
+            for i, name in enumerate("qkv"):  # c_attn's columns: [q of every head | k of every head | v ...]
+                columns = slice(i * n_embd + self.z_rows.start, i * n_embd + self.z_rows.stop)
+                w[name].load(c_attn["w"][:, columns], c_attn["b"][columns])
             w["attn.c_proj"].load(h["attn"]["c_proj"]["w"][self.z_rows])
             w["c_fc"].load(c_fc["w"][:, self.units], c_fc["b"][self.units])
             w["mlp.c_proj"].load(h["mlp"]["c_proj"]["w"][self.units])
-        head = params.get("lm_head", params["wte"])  # [n_vocab, n_embd]
-        self.head.load(head[self.vocab].T)  # [n_embd, n_vocab / 2] as panels
+        self.head.load(params.get("lm_head", params["wte"])[self.vocab].T)  # [n_embd, n_vocab / 2]
+
+    def linears(self):
+        return [self.head, *(linear for layer in self.layers for linear in layer.values())]
 
 
 class TwoThreads:
     """The model split in two `Shard`s, run by the calling thread and one helper thread.
 
-    The panels are a copy: `load(params)` before each generation, so that it sees the weights as they are then.
-    A second load reuses the first one's memory, which makes it a copy (about 0.1 s for gpt2) rather than an
-    allocation (about 1 s: the operating system hands out fresh pages one by one)."""
+    `load(params)` before each generation or scoring call points the shards at the weights as they are then, so
+    that edits to them count; the first decode step of a batch after a load copies them into panels."""
 
     def __init__(self, config: Config, controller):
         self.config, self.controller = config, controller
         self.shards = [Shard(config, part) for part in range(N_PARTS)]
         self.params = None
+        self.verdicts = {}  # kind of pass -> whether this path was faster than model.py's at its first use
 
     def load(self, params: dict):
         self.params = params
         for shard in self.shards:
             shard.load(params)
 
+    def wins(self, n_batch: int, n_seq: int) -> bool:
+        """Whether a pass over n_batch x n_seq new positions should run here rather than in model.py. Not for one
+        row's decode step nor a short prompt (`kind`); for the rest, where a self-check at the first pass of its
+        kind found this path faster (OpenBLAS's kernels differ from build to build and CPU to CPU, and on many
+        cores two single-threaded halves can lose to OpenBLAS's own threads); always with GPTLITE_PARALLEL=on."""
+        pass_kind = kind(n_batch, n_seq)
+        if pass_kind is None:
+            return False
+        if setting() == "on":
+            return True
+        if pass_kind not in self.verdicts:
+            shape = (n_batch, 1) if pass_kind == "decode" else (1, min(PREFILL_ROWS, self.config.n_ctx))
+            self.verdicts[pass_kind] = self.self_check(*shape)
+        return self.verdicts[pass_kind]
+
+    def self_check(self, n_batch: int, n_seq: int) -> bool:
+        """Whether this path computes the last logits of n_batch x n_seq throwaway tokens faster than model.py."""
+        ids = np.zeros((n_batch, n_seq), np.int64)
+        positions = np.broadcast_to(np.arange(n_seq), ids.shape)
+        mask = attention_mask(np.ones((n_batch, n_seq), bool), n_seq)
+        head = self.params.get("lm_head", self.params["wte"])
+
+        def split_run():
+            self.last_logits(ids, positions, mask, KVCache(self.config, n_batch, n_seq))
+
+        def plain_run():
+            cache = KVCache(self.config, n_batch, n_seq)
+            hidden_states(self.params, ids, positions, mask, cache, self.config)[:, -1] @ head.T
+
+        return faster(split_run, plain_run)
+
     def last_logits(self, ids, positions, mask, cache) -> np.ndarray:
         """Like `model.lm_head(model.hidden_states(...)[:, -1])`: token ids [n_batch, n_seq] -> the logits of each
         row's last position [n_batch, n_vocab]. Extends every layer of `cache` by n_seq positions."""
+        logits = np.empty((ids.shape[0], self.config.n_vocab), np.float32)  # [n_batch, n_vocab]
+
+        def head(part, x):  # each thread: its half of the vocabulary
+            last = layer_norm(x[:, -1], **self.params["ln_f"], eps=self.config.layer_norm_epsilon)  # [n_batch, n_embd]
+            logits[:, self.shards[part].vocab] = self.shards[part].head(last)  # -> [n_batch, n_vocab / 2]
+
+        self._forward(ids, positions, mask, cache, head)
+        return logits
+
+    def hidden_states(self, ids, positions, mask, cache) -> np.ndarray:
+        """Like `model.hidden_states`: token ids [n_batch, n_seq] -> final normalised hidden states
+        [n_batch, n_seq, n_embd]. Extends every layer of `cache` by n_seq positions."""
+        out = np.empty((*ids.shape, self.config.n_embd), np.float32)  # [n_batch, n_seq, n_embd]
+
+        def ln_f(part, x):  # each thread: its half of the positions
+            rows = split(x.shape[0] * x.shape[1], part)
+            out_rows, x_rows = out.reshape(-1, x.shape[2])[rows], x.reshape(-1, x.shape[2])[rows]  # [n_rows / 2, ..]
+            out_rows[:] = layer_norm(x_rows, **self.params["ln_f"], eps=self.config.layer_norm_epsilon)
+
+        self._forward(ids, positions, mask, cache, ln_f)
+        return out
+
+    def logits(self, x) -> np.ndarray:
+        """Like `model.lm_head`: final hidden states [n, n_embd] -> logits [n, n_vocab], a half on each thread."""
+        logits = np.empty((x.shape[0], self.config.n_vocab), np.float32)  # [n, n_vocab]
+
+        def head(part):
+            logits[:, self.shards[part].vocab] = self.shards[part].head(x)  # [n, n_embd] -> [n, n_vocab / 2]
+
+        self._in_two_threads(head)
+        return logits
+
+    def _forward(self, ids, positions, mask, cache, finish):
+        """Both threads' forward pass over their shards; then each calls finish(part, x) with the last residual
+        stream x [n_batch, n_seq, n_embd]."""
+        if kind(*ids.shape) == "decode":
+            for linear in (linear for shard in self.shards for linear in shard.linears() if not linear.panels_current):
+                linear.copy_panels()
         x = self.params["wte"][ids] + self.params["wpe"][positions]  # the residual stream: [n_batch, n_seq, n_embd]
         partial = [None] * N_PARTS  # where the threads leave their partial sums
-        logits = np.empty((ids.shape[0], self.config.n_vocab), np.float32)  # [n_batch, n_vocab]
         barrier = threading.Barrier(N_PARTS)
+        self._in_two_threads(lambda part: finish(part, self._blocks(part, x, mask, cache, partial, barrier)), barrier)
+        for layer in cache.layers:
+            layer.length += ids.shape[1]  # each thread wrote its heads at the same new positions
+
+    def _in_two_threads(self, work, barrier=None):
+        """work(0) in the calling thread and work(1) in a helper, at once, with OpenBLAS held to one thread. An
+        error in either is raised here, in the caller's thread; `barrier`, the one `work` waits at, if any, is
+        broken so that the other thread does not wait for ever."""
         errors = []
 
         def run(part):
             try:
-                self._run(part, x, mask, cache, partial, barrier, logits)
+                work(part)
             except threading.BrokenBarrierError:
                 pass  # the other thread failed: its error is the one to report
             except BaseException as error:  # noqa: BLE001 - handed to the caller below
                 errors.append(error)
-                barrier.abort()  # wakes the other thread, so neither waits for ever
+                if barrier is not None:
+                    barrier.abort()  # wakes the other thread
 
         helper = threading.Thread(target=run, args=(1,), name="gptlite-parallel", daemon=True)
         with self.controller.limit(limits=1, user_api="blas"):  # idle OpenBLAS workers would spin on a core
@@ -184,13 +323,10 @@ class TwoThreads:
             helper.join()
         if errors:
             raise errors[0]
-        for layer in cache.layers:
-            layer.length += ids.shape[1]  # each thread wrote its heads at the same new positions
-        return logits
 
-    def _run(self, part, x, mask, cache, partial, barrier, logits):
-        """Thread `part`'s whole forward pass over its shard, from the embeddings x [n_batch, n_seq, n_embd], which
-        both threads read and neither writes: each makes its own residual stream from them."""
+    def _blocks(self, part, x, mask, cache, partial, barrier):
+        """Thread `part`'s pass through every block on its shard, from the embeddings x [n_batch, n_seq, n_embd],
+        which both threads read and neither writes: each makes its own residual stream from them, and returns it."""
         config, shard = self.config, self.shards[part]
         n_batch, n_seq, n_embd = x.shape
         eps, activation = config.layer_norm_epsilon, ACTIVATIONS[config.activation]
@@ -205,11 +341,12 @@ class TwoThreads:
             barrier.wait()  # neither thread may overwrite its partial sum before the other has read it
             return total.reshape(n_batch, n_seq, n_embd)
 
+        def heads(projected):  # [n_batch * n_seq, n_heads * d_head] -> [n_batch, n_heads, n_seq, d_head]
+            return projected.reshape(n_batch, n_seq, n_heads, config.d_head).transpose(0, 2, 1, 3)
+
         for i, (h, w, layer_cache) in enumerate(zip(self.params["h"], shard.layers, cache.layers)):
             normalized = layer_norm(x, **h["ln_1"], eps=eps).reshape(n_batch * n_seq, n_embd)
-            qkv = w["c_attn"](normalized)  # [n_batch * n_seq, 3 * n_heads * d_head]
-            qkv = qkv.reshape(n_batch, n_seq, 3, n_heads, config.d_head)
-            q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # -> 3 x [n_batch, n_heads, n_seq, d_head]
+            q, k, v = heads(w["q"](normalized)), heads(w["k"](normalized)), heads(w["v"](normalized))
             k, v = layer_cache.write(k, v, shard.heads)  # -> 2 x [n_batch, n_heads, n_kv, d_head]
             z = attention(q, k, v, mask, attention_scale(config, i))  # [n_batch, n_heads, n_seq, d_head]
             z = z.transpose(0, 2, 1, 3).reshape(n_batch * n_seq, n_heads * config.d_head)
@@ -217,5 +354,4 @@ class TwoThreads:
             normalized = layer_norm(x, **h["ln_2"], eps=eps).reshape(n_batch * n_seq, n_embd)
             post = activation(w["c_fc"](normalized))  # [n_batch * n_seq, d_mlp / 2]
             x = x + all_reduce(w["mlp.c_proj"](post), h["mlp"]["c_proj"]["b"])  # resid_post
-        last = layer_norm(x[:, -1], **self.params["ln_f"], eps=eps)  # [n_batch, n_embd]
-        logits[:, shard.vocab] = shard.head(last)  # [n_batch, n_embd] -> this part's [n_batch, n_vocab / 2]
+        return x

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .gpt import left_pad
-from .model import KVCache, attention_mask, head_weight, hidden_states
+from .model import KVCache, attention_mask
 
 # ---------------------------------------------------------------- the log-probability of tokens
 
@@ -39,24 +39,34 @@ def window_logprobs(gpt, windows):
     """
     ids, real, positions = left_pad([w[:-1] for w, _ in windows])  # the last token is only ever a target
     n_batch, n_seq = ids.shape
+    split = gpt._split_weights()  # the two-thread path, where it is faster; then the head runs there too
+    split = split if split is not None and split.wins(n_batch, n_seq) else None
     cache = KVCache(gpt.config, n_batch, n_seq)
-    x = hidden_states(gpt.params, ids, positions, attention_mask(real, n_seq), cache, gpt.config)  # [B, n, n_embd]
-    weight = head_weight(gpt.params)
+    x = gpt._hidden_states(ids, positions, attention_mask(real, n_seq), cache, split)  # [n_batch, n_seq, n_embd]
     out = []
     for row, (w, first) in enumerate(windows):
         pad = n_seq - (len(w) - 1)
-        logits = x[row, pad + first :] @ weight.T  # [n_scored, n_vocab]: the positions that predict a target
+        logits = gpt._head(x[row, pad + first :], split)  # [n_scored, n_vocab]: the positions that predict a target
         targets = np.asarray(w[first + 1 :])
         out.append((target_logprobs(logits, targets), logits.argmax(axis=-1)))
     return out
 
 
-def target_logprobs(logits, targets):
+def target_logprobs(logits, targets, rows=16):
     """log softmax(logits)[target] for each row [n, n_vocab] and its target [n], in float64 (the sum over the
-    vocabulary is taken in float64; the logits stay float32)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)  # [n, n_vocab]
-    log_z = np.log(np.exp(shifted).sum(axis=-1, dtype=np.float64))  # [n]
-    return shifted[np.arange(len(targets)), targets].astype(np.float64) - log_z
+    vocabulary is taken in float64; the logits stay float32). `rows` rows at a time, through one small buffer
+    that stays in the CPU's cache: done at once, each step would write hundreds of MB."""
+    n = len(targets)
+    out = np.empty(n, np.float64)  # [n]
+    buffer = np.empty((min(rows, n), logits.shape[1]), np.float32)  # [rows, n_vocab]
+    for start in range(0, n, rows):
+        chunk = logits[start : start + rows]  # [<= rows, n_vocab]
+        top = chunk.max(axis=-1, keepdims=True)  # [<= rows, 1]
+        shifted = np.subtract(chunk, top, out=buffer[: len(chunk)])  # the max subtracted: exp never overflows
+        target = shifted[np.arange(len(chunk)), targets[start : start + rows]].astype(np.float64)  # [<= rows]
+        log_z = np.log(np.exp(shifted, out=shifted).sum(axis=-1, dtype=np.float64))  # [<= rows]
+        out[start : start + rows] = target - log_z
+    return out
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""The two-thread decode path (parallel.py) against the plain one (model.py): same logits, same tokens."""
+"""The two-thread path (parallel.py) against the plain one (model.py): same logits, same tokens, same scores."""
 
 import copy
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -40,6 +41,13 @@ def gpt(request):
     return random_gpt(CONFIGS[request.param])
 
 
+@pytest.fixture(autouse=True)
+def always_split(monkeypatch):
+    """The two-thread path wherever it can run, with no self-check: on these tiny models it would lose, and
+    the tests are of its results. Tests of the self-check set GPTLITE_PARALLEL themselves."""
+    monkeypatch.setenv("GPTLITE_PARALLEL", "on")
+
+
 def test_panels_multiply_like_the_matrix():
     w = np.random.default_rng(0).normal(size=(24, 150)).astype(np.float32)  # 150: not a multiple of PANEL
     x = np.random.default_rng(1).normal(size=(5, 24)).astype(np.float32)
@@ -76,18 +84,63 @@ def test_decode_step_logits_match_the_plain_path(gpt, n_batch):
         np.testing.assert_allclose(b.v[:, :, : b.length], a.v[:, :, : a.length], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("n_batch", [1, 3])
+def test_prefill_hidden_states_and_logits_match_the_plain_path(gpt, n_batch):
+    config = gpt.config
+    prompts = [list(range(1, 40)), list(range(7, 20)), [9] * 30][:n_batch]
+    ids, real, positions = left_pad(prompts, max_new_tokens=2)
+    n_seq = ids.shape[1]
+    mask = attention_mask(real[:, :n_seq], n_seq)
+    plain_cache, split_cache = KVCache(config, n_batch, n_seq + 2), KVCache(config, n_batch, n_seq + 2)
+    expected = hidden_states(gpt.params, ids, positions, mask, plain_cache, config)
+    two = parallel.TwoThreads(config, parallel.threadpool_controller())
+    two.load(gpt.params)
+    got = two.hidden_states(ids, positions, mask, split_cache)
+    assert got.shape == (n_batch, n_seq, config.n_embd) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert split_cache.n_past == plain_cache.n_past == n_seq
+    for a, b in zip(plain_cache.layers, split_cache.layers):
+        np.testing.assert_allclose(b.k[:, :, :n_seq], a.k[:, :, :n_seq], rtol=1e-5, atol=1e-6)
+    logits = two.logits(got.reshape(-1, config.n_embd))  # [n_batch * n_seq, n_vocab]
+    assert logits.shape == (n_batch * n_seq, config.n_vocab) and logits.dtype == np.float32
+    plain_logits = model.lm_head(expected, model.head_weight(gpt.params)).reshape(-1, config.n_vocab)
+    np.testing.assert_allclose(logits, plain_logits, rtol=1e-5, atol=1e-5)
+    last = two.last_logits(ids, positions, mask, KVCache(config, n_batch, n_seq))  # [n_batch, n_vocab]
+    np.testing.assert_allclose(last, plain_logits.reshape(n_batch, n_seq, -1)[:, -1], rtol=1e-5, atol=1e-5)
+
+
 @pytest.fixture
 def count_split_steps(monkeypatch):
-    """How many decode steps took the two-thread path, so that a test cannot pass without it."""
+    """The shapes [n_batch, n_seq] of the passes that took the two-thread path, so that a test cannot pass
+    without it."""
     steps = []
-    real = parallel.TwoThreads.last_logits
+    real = parallel.TwoThreads._forward
 
-    def counted(self, *args):
-        steps.append(1)
-        return real(self, *args)
+    def counted(self, ids, *args):
+        steps.append(ids.shape)
+        return real(self, ids, *args)
 
-    monkeypatch.setattr(parallel.TwoThreads, "last_logits", counted)
+    monkeypatch.setattr(parallel.TwoThreads, "_forward", counted)
     return steps
+
+
+def test_logits_and_scores_of_long_inputs_are_the_plain_paths(gpt, monkeypatch, count_split_steps):
+    config = gpt.config
+    monkeypatch.setattr(parallel, "PREFILL_ROWS", 16)  # these models' windows are short: 64 positions
+    rng = np.random.default_rng(3)
+    texts = [rng.integers(0, config.n_vocab, n).tolist() for n in (config.n_ctx, 50, 3)]
+    split_logits = gpt(texts)
+    split_one = gpt(texts[0])
+    split_score = gpt.score(texts[0] * 3, prepend_eot=False, stride=config.n_ctx // 4)
+    assert (3, config.n_ctx) in count_split_steps and (1, config.n_ctx) in count_split_steps
+    monkeypatch.setenv("GPTLITE_PARALLEL", "off")
+    n_steps = len(count_split_steps)
+    for a, b in zip(split_logits, gpt(texts)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(split_one, gpt(texts[0]), rtol=1e-5, atol=1e-5)
+    plain_score = gpt.score(texts[0] * 3, prepend_eot=False, stride=config.n_ctx // 4)
+    np.testing.assert_allclose(split_score.logprobs, plain_score.logprobs, rtol=1e-5, atol=1e-5)
+    assert len(count_split_steps) == n_steps  # switched off
 
 
 @pytest.mark.parametrize("n_batch", [2, 8])
@@ -153,21 +206,87 @@ def test_an_error_in_either_thread_reaches_the_caller(failing, monkeypatch):
     assert len(gpt.generate(PROMPTS[:4], 4, temperature=0)) == 4
 
 
-def test_wanted_only_for_a_batch_and_not_when_switched_off(monkeypatch):
+def test_kind_of_pass():
+    assert parallel.kind(1, 1) is None  # one row's decode step: model.py's matrix-vector products
+    assert parallel.kind(2, 1) == parallel.kind(parallel.PANEL_ROWS, 1) == "decode"
+    assert parallel.kind(parallel.PANEL_ROWS + 1, 1) is None
+    assert parallel.kind(1, parallel.PREFILL_ROWS - 1) is None  # a short prompt
+    assert parallel.kind(1, parallel.PREFILL_ROWS) == parallel.kind(4, parallel.PREFILL_ROWS // 4) == "prefill"
+
+
+def test_available_unless_switched_off_or_impossible(monkeypatch):
     config = CONFIGS["gpt2-like"]
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
-    assert not parallel.wanted(config, 1)
-    assert parallel.wanted(config, 2)
-    assert not parallel.wanted(Config(n_vocab=10, n_ctx=8, n_embd=8, n_head=1, n_layer=1), 4)
-    for off in ("0", "off", "false"):
+    for value in ("on", "1", "auto", "", " AUTO "):
+        monkeypatch.setenv("GPTLITE_PARALLEL", value)
+        assert parallel.available(config)
+    monkeypatch.delenv("GPTLITE_PARALLEL")
+    assert parallel.available(config) and parallel.setting() == "auto"
+    assert not parallel.available(Config(n_vocab=10, n_ctx=8, n_embd=8, n_head=1, n_layer=1))  # one head
+    for off in ("0", "off", "OFF"):
         monkeypatch.setenv("GPTLITE_PARALLEL", off)
-        assert not parallel.wanted(config, 8)
-    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(parallel, "threadpool_controller", lambda: None)  # threadpoolctl not installed
-    assert not parallel.wanted(config, 8)
+        assert not parallel.available(config)
+    monkeypatch.setenv("GPTLITE_PARALLEL", "fast please")
+    with pytest.raises(ValueError, match="GPTLITE_PARALLEL must be auto, on or off"):
+        parallel.available(config)
     monkeypatch.delenv("GPTLITE_PARALLEL")
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
-    assert not parallel.wanted(config, 8)
+    assert not parallel.available(config)
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(parallel, "threadpool_controller", lambda: None)  # threadpoolctl not installed
-    assert not parallel.wanted(config, 8)
+    assert not parallel.available(config)
+    assert random_gpt(config)._split_weights() is None
+
+
+def test_faster_compares_the_two_runs():
+    def quick():
+        time.sleep(0.001)
+
+    def slow():
+        time.sleep(0.02)
+
+    assert parallel.faster(quick, slow, settle=0.01)
+    assert not parallel.faster(slow, quick, settle=0.01)
+
+
+@pytest.mark.parametrize("split_is_faster", [True, False])
+def test_auto_takes_the_path_its_self_check_found_faster(split_is_faster, monkeypatch, count_split_steps):
+    monkeypatch.setenv("GPTLITE_PARALLEL", "auto")
+    checks = []
+
+    def self_check(self, n_batch, n_seq):
+        checks.append((n_batch, n_seq))
+        return split_is_faster
+
+    monkeypatch.setattr(parallel.TwoThreads, "self_check", self_check)
+    gpt = random_gpt(CONFIGS["gpt2-like"])
+    first = gpt.generate(PROMPTS, 6, temperature=0)
+    second = gpt.generate(PROMPTS[:3], 6, temperature=0)
+    assert checks == [(8, 1)]  # once, at the first decode step of a batch, with its rows
+    assert len(count_split_steps) == (10 if split_is_faster else 0)
+    monkeypatch.setenv("GPTLITE_PARALLEL", "off")
+    assert (first, second) == (gpt.generate(PROMPTS, 6, temperature=0), gpt.generate(PROMPTS[:3], 6, temperature=0))
+
+
+def test_the_self_check_runs_both_paths_on_throwaway_input(monkeypatch):
+    gpt = random_gpt(CONFIGS["gpt2-like"])
+    two = gpt._split_weights()
+    passes = []
+
+    def once_each(split_run, plain_run):
+        split_run()
+        plain_run()
+        return True
+
+    def recorded(path, fn):
+        def run(first, ids, *args):
+            passes.append((path, ids.shape))
+            return fn(first, ids, *args)
+
+        return run
+
+    monkeypatch.setattr(parallel, "faster", once_each)
+    monkeypatch.setattr(parallel, "hidden_states", recorded("plain", parallel.hidden_states))
+    monkeypatch.setattr(parallel.TwoThreads, "_forward", recorded("split", parallel.TwoThreads._forward))
+    assert two.self_check(8, 1) is True
+    assert passes == [("split", (8, 1)), ("plain", (8, 1))]
