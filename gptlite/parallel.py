@@ -164,11 +164,16 @@ class Linear:
         self.panels = panels(self.w, self.panels if same else None)
         self.panels_current = True
 
-    def __call__(self, x):
+    def __call__(self, x, out=None):
+        """x [n_rows, n_in] -> x @ w + b [n_rows, n_out], into `out` if given (it may be a slice of a wider array)."""
         if self.panels_current and x.shape[0] <= PANEL_ROWS:
-            out = panel_matmul(x, self.panels, self.w.shape[1])  # [n_rows, n_in] -> [n_rows, n_out]
+            product = panel_matmul(x, self.panels, self.w.shape[1])  # [n_rows, n_in] -> [n_rows, n_out]
+            if out is None:
+                out = product
+            else:
+                out[:] = product
         else:
-            out = x @ self.w  # [n_rows, n_in] @ [n_in, n_out] -> [n_rows, n_out]
+            out = np.matmul(x, self.w, out=out)  # [n_rows, n_in] @ [n_in, n_out] -> [n_rows, n_out]
         if self.b is not None:
             out += self.b
         return out
@@ -257,48 +262,51 @@ class TwoThreads:
         row's last position [n_batch, n_vocab]. Extends every layer of `cache` by n_seq positions."""
         logits = np.empty((ids.shape[0], self.config.n_vocab), np.float32)  # [n_batch, n_vocab]
 
-        def head(part, x):  # each thread: its half of the vocabulary
-            last = layer_norm(x[:, -1], **self.params["ln_f"], eps=self.config.layer_norm_epsilon)  # [n_batch, n_embd]
-            logits[:, self.shards[part].vocab] = self.shards[part].head(last)  # -> [n_batch, n_vocab / 2]
+        def head(part, hidden):  # each thread: its half of the vocabulary
+            self.shards[part].head(hidden[:, -1], out=logits[:, self.shards[part].vocab])  # -> [n_batch, n_vocab / 2]
 
-        self._forward(ids, positions, mask, cache, head)
+        self._forward(ids, positions, mask, cache, then=head)
         return logits
 
     def hidden_states(self, ids, positions, mask, cache) -> np.ndarray:
         """Like `model.hidden_states`: token ids [n_batch, n_seq] -> final normalised hidden states
         [n_batch, n_seq, n_embd]. Extends every layer of `cache` by n_seq positions."""
-        out = np.empty((*ids.shape, self.config.n_embd), np.float32)  # [n_batch, n_seq, n_embd]
-
-        def ln_f(part, x):  # each thread: its half of the positions
-            rows = split(x.shape[0] * x.shape[1], part)
-            out_rows, x_rows = out.reshape(-1, x.shape[2])[rows], x.reshape(-1, x.shape[2])[rows]  # [n_rows / 2, ..]
-            out_rows[:] = layer_norm(x_rows, **self.params["ln_f"], eps=self.config.layer_norm_epsilon)
-
-        self._forward(ids, positions, mask, cache, ln_f)
-        return out
+        return self._forward(ids, positions, mask, cache)
 
     def logits(self, x) -> np.ndarray:
         """Like `model.lm_head`: final hidden states [n, n_embd] -> logits [n, n_vocab], a half on each thread."""
         logits = np.empty((x.shape[0], self.config.n_vocab), np.float32)  # [n, n_vocab]
 
         def head(part):
-            logits[:, self.shards[part].vocab] = self.shards[part].head(x)  # [n, n_embd] -> [n, n_vocab / 2]
+            self.shards[part].head(x, out=logits[:, self.shards[part].vocab])  # [n, n_embd] -> [n, n_vocab / 2]
 
         self._in_two_threads(head)
         return logits
 
-    def _forward(self, ids, positions, mask, cache, finish):
-        """Both threads' forward pass over their shards; then each calls finish(part, x) with the last residual
-        stream x [n_batch, n_seq, n_embd]."""
+    def _forward(self, ids, positions, mask, cache, then=None):
+        """Both threads' pass through the blocks -> the final normalised hidden states [n_batch, n_seq, n_embd];
+        then, if given, each thread calls then(part, hidden states), which it may read whole."""
         if kind(*ids.shape) == "decode":
             for linear in (linear for shard in self.shards for linear in shard.linears() if not linear.panels_current):
                 linear.copy_panels()
+        n_embd = self.config.n_embd
         x = self.params["wte"][ids] + self.params["wpe"][positions]  # the residual stream: [n_batch, n_seq, n_embd]
+        x = x.reshape(-1, n_embd)  # one row per position: [n_rows, n_embd], shared by both threads
+        normalized = np.empty_like(x)  # what the next sub-layer reads: x through its layer norm [n_rows, n_embd]
+        hidden = normalized.reshape(*ids.shape, n_embd)  # after the last block, ln_f: [n_batch, n_seq, n_embd]
+        norms = [h[name] for h in self.params["h"] for name in ("ln_1", "ln_2")] + [self.params["ln_f"]]
         partial = [None] * N_PARTS  # where the threads leave their partial sums
         barrier = threading.Barrier(N_PARTS)
-        self._in_two_threads(lambda part: finish(part, self._blocks(part, x, mask, cache, partial, barrier)), barrier)
+
+        def work(part):
+            self._blocks(part, ids.shape, x, normalized, norms, mask, cache, partial, barrier)
+            if then is not None:
+                then(part, hidden)
+
+        self._in_two_threads(work, barrier)
         for layer in cache.layers:
             layer.length += ids.shape[1]  # each thread wrote its heads at the same new positions
+        return hidden
 
     def _in_two_threads(self, work, barrier=None):
         """work(0) in the calling thread and work(1) in a helper, at once, with OpenBLAS held to one thread. An
@@ -324,34 +332,38 @@ class TwoThreads:
         if errors:
             raise errors[0]
 
-    def _blocks(self, part, x, mask, cache, partial, barrier):
-        """Thread `part`'s pass through every block on its shard, from the embeddings x [n_batch, n_seq, n_embd],
-        which both threads read and neither writes: each makes its own residual stream from them, and returns it."""
+    def _blocks(self, part, shape, x, normalized, norms, mask, cache, partial, barrier):
+        """Thread `part`'s pass through every block on its shard. x, the residual stream [n_rows, n_embd], and
+        normalized, x through the layer norm of the sub-layer to come, are shared: each thread adds to and
+        normalises its own half of the rows, and the barrier then makes the whole of `normalized` visible to both.
+        That is "sequence parallelism" (Korthikanti et al. 2022, Section 4.2.2): the layer norms are not done twice."""
         config, shard = self.config, self.shards[part]
-        n_batch, n_seq, n_embd = x.shape
-        eps, activation = config.layer_norm_epsilon, ACTIVATIONS[config.activation]
-        n_heads = shard.heads.stop - shard.heads.start
+        (n_batch, n_seq), n_heads = shape, shard.heads.stop - shard.heads.start
+        rows = split(x.shape[0], part)  # the positions this thread adds to and normalises
+        layer_norms = iter(norms)  # ln_1 and ln_2 of each block, in order, then ln_f
 
-        def all_reduce(mine, bias):
-            """Both parts' partial sums [n_batch * n_seq, n_embd], added in the same order in both threads."""
-            partial[part] = mine
-            barrier.wait()
-            total = partial[0] + partial[1]  # [n_batch * n_seq, n_embd]
-            total += bias
-            barrier.wait()  # neither thread may overwrite its partial sum before the other has read it
-            return total.reshape(n_batch, n_seq, n_embd)
+        def add_and_normalize(mine=None, bias=None):
+            """x += the sum of both parts' partial sums [n_rows, n_embd] and the bias; then normalized = the next
+            layer norm of x. Each thread on its rows; the barriers keep the two in step."""
+            if mine is not None:
+                partial[part] = mine
+                barrier.wait()  # both partial sums are there
+                total = partial[0][rows] + partial[1][rows]  # [n_rows / 2, n_embd]
+                total += bias
+                x[rows] += total
+            normalized[rows] = layer_norm(x[rows], **next(layer_norms), eps=config.layer_norm_epsilon)
+            barrier.wait()  # all of normalized is there; neither partial sum will be read again
 
-        def heads(projected):  # [n_batch * n_seq, n_heads * d_head] -> [n_batch, n_heads, n_seq, d_head]
+        def heads(projected):  # [n_rows, n_heads * d_head] -> [n_batch, n_heads, n_seq, d_head]
             return projected.reshape(n_batch, n_seq, n_heads, config.d_head).transpose(0, 2, 1, 3)
 
+        activation = ACTIVATIONS[config.activation]
+        add_and_normalize()  # ln_1 of the first block
         for i, (h, w, layer_cache) in enumerate(zip(self.params["h"], shard.layers, cache.layers)):
-            normalized = layer_norm(x, **h["ln_1"], eps=eps).reshape(n_batch * n_seq, n_embd)
             q, k, v = heads(w["q"](normalized)), heads(w["k"](normalized)), heads(w["v"](normalized))
             k, v = layer_cache.write(k, v, shard.heads)  # -> 2 x [n_batch, n_heads, n_kv, d_head]
             z = attention(q, k, v, mask, attention_scale(config, i))  # [n_batch, n_heads, n_seq, d_head]
-            z = z.transpose(0, 2, 1, 3).reshape(n_batch * n_seq, n_heads * config.d_head)
-            x = x + all_reduce(w["attn.c_proj"](z), h["attn"]["c_proj"]["b"])  # resid_mid [n_batch, n_seq, n_embd]
-            normalized = layer_norm(x, **h["ln_2"], eps=eps).reshape(n_batch * n_seq, n_embd)
-            post = activation(w["c_fc"](normalized))  # [n_batch * n_seq, d_mlp / 2]
-            x = x + all_reduce(w["mlp.c_proj"](post), h["mlp"]["c_proj"]["b"])  # resid_post
-        return x
+            z = z.transpose(0, 2, 1, 3).reshape(n_batch * n_seq, n_heads * config.d_head)  # [n_rows, n_embd / 2]
+            add_and_normalize(w["attn.c_proj"](z), h["attn"]["c_proj"]["b"])  # x is resid_mid; then ln_2
+            post = activation(w["c_fc"](normalized))  # [n_rows, d_mlp / 2]
+            add_and_normalize(w["mlp.c_proj"](post), h["mlp"]["c_proj"]["b"])  # resid_post; then the next ln_1 or ln_f

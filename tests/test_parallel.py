@@ -116,9 +116,9 @@ def count_split_steps(monkeypatch):
     steps = []
     real = parallel.TwoThreads._forward
 
-    def counted(self, ids, *args):
+    def counted(self, ids, *args, **kwargs):
         steps.append(ids.shape)
-        return real(self, ids, *args)
+        return real(self, ids, *args, **kwargs)
 
     monkeypatch.setattr(parallel.TwoThreads, "_forward", counted)
     return steps
@@ -279,9 +279,9 @@ def test_the_self_check_runs_both_paths_on_throwaway_input(monkeypatch):
         return True
 
     def recorded(path, fn):
-        def run(first, ids, *args):
+        def run(first, ids, *args, **kwargs):
             passes.append((path, ids.shape))
-            return fn(first, ids, *args)
+            return fn(first, ids, *args, **kwargs)
 
         return run
 
