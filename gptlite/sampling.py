@@ -49,9 +49,11 @@ def apply_top_k(logits, k):
 
 def apply_top_p(logits, p):
     """Keep the most likely tokens until their probability passes p; the rest become -inf."""
-    # Ascending, as transformers sorts; among equal logits the lower id counts as more likely
-    # (torch.sort leaves the order of ties unspecified).
-    order = np.argsort(-logits, kind="stable")[::-1]
+    # Only tokens still possible take part: the rest have probability 0, so they would be dropped anyway, and
+    # after top-k there are k of them, not 50,257 to sort. Ascending, as transformers sorts; among equal logits
+    # the lower id counts as more likely (torch.sort leaves the order of ties unspecified).
+    candidates = np.flatnonzero(logits > -np.inf)  # [n_candidates], ids in increasing order
+    order = candidates[np.argsort(-logits[candidates], kind="stable")[::-1]]
     # Summed in float64 and rounded to float32, as torch's cumsum does: a float32 running sum over 50,257
     # probabilities drifts by about 4e-4, enough to move the cut.
     cumulative = np.cumsum(softmax(logits[order]), dtype=np.float64).astype(np.float32)
@@ -162,6 +164,8 @@ class Sampler:
     def process(self, logits: np.ndarray, history, n_new: int = 0, eos_token_id=None) -> np.ndarray:
         """A row of logits [n_vocab] after steps 1-9: what the next token is drawn from (-inf = excluded)."""
         logits = self.constrain(logits, history, n_new, eos_token_id)
+        if logits.max() == -np.inf:
+            raise ValueError("no token is left to pick: logit_bias, bad_words and the other bans exclude them all")
         if self.temperature == 0:
             return logits  # greedy takes the argmax; temperature, top-k, top-p and min-p cannot change it
         with np.errstate(over="ignore", divide="ignore"):  # overflow is checked just below
@@ -190,6 +194,7 @@ class Sampler:
         logits = self.process(logits, history, n_new, eos_token_id)
         if self.temperature == 0:
             return int(np.argmax(logits))
-        cdf = np.cumsum(softmax(logits))  # -inf logits have probability 0 and add nothing
-        # Inverse-CDF sampling: the first token whose cumulative probability passes u, never one of probability 0.
-        return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), logits.size - 1))
+        candidates = np.flatnonzero(logits > -np.inf)  # the tokens still possible (-inf: probability 0), by id
+        cdf = np.cumsum(softmax(logits[candidates]))  # [n_candidates]
+        # Inverse-CDF sampling: the first token whose cumulative probability passes u.
+        return int(candidates[min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), cdf.size - 1)])

@@ -94,6 +94,28 @@ def test_non_finite_logits_raise_instead_of_picking_a_token():
         Sampler(temperature=1e-45)(np.array([5.0, 1.0], np.float32), [], rng)
 
 
+def test_banning_every_token_raises_instead_of_picking_one():
+    logits = np.zeros(4, np.float32)
+    every = dict(bad_words=tuple((i,) for i in range(4)))
+    for sampler in (
+        Sampler(temperature=0, **every),
+        Sampler(**every),
+        Sampler(logit_bias=tuple((i, -np.inf) for i in range(4))),
+    ):
+        with pytest.raises(ValueError, match="no token is left to pick"):
+            sampler(logits, [], np.random.default_rng(0))
+    assert Sampler(bad_words=((0,), (1,), (3,)))(logits, [], np.random.default_rng(0)) == 2  # one left: that one
+
+
+def test_only_possible_tokens_are_drawn_in_proportion():
+    logits = np.log(np.array([0.5, 0.1, 0.5, 0.2, 0.3, 0.4], np.float32))
+    sampler = Sampler(temperature=1.0, top_k=0, bad_words=((0,), (2,)))  # 0 and 2 banned: the rest sum to 1
+    rng = np.random.default_rng(5)
+    draws = np.bincount([sampler(logits, [], rng) for _ in range(20000)], minlength=6)
+    assert draws[0] == draws[2] == 0
+    np.testing.assert_allclose(draws[[1, 3, 4, 5]] / 20000, [0.1, 0.2, 0.3, 0.4], atol=0.015)
+
+
 def test_numpy_numbers_are_accepted_and_bools_are_not():
     Sampler(np.float32(0.7), np.int64(5), np.float64(0.9), np.float32(1.1))
     for bad in ({"temperature": True}, {"top_k": 2.5}, {"top_p": "0.9"}, {"repetition_penalty": float("inf")}):
