@@ -236,10 +236,19 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 
 
 def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """Normalise each position to zero mean and unit variance over n_embd, then scale by g and shift by b."""
-    mean = x.mean(axis=-1, keepdims=True)  # [..., n_embd] -> [..., 1]
-    var = x.var(axis=-1, keepdims=True)  # [..., n_embd] -> [..., 1]
-    return g * ((x - mean) / np.sqrt(var + eps)) + b  # [..., n_embd]
+    """Normalise each position to zero mean and unit variance over n_embd, then scale by g and shift by b:
+
+        g * (x - mean) / sqrt(var + eps) + b,   var = mean((x - mean)^2)
+
+    The sums are np.add.reduce, what x.mean() and x.var() call after Python-level checks that cost more than the
+    sums at decode sizes; the steps after the first work in place in one new array."""
+    n_embd = np.float32(x.shape[-1])
+    centered = x - np.add.reduce(x, axis=-1, keepdims=True) / n_embd  # x - mean: [..., n_embd]
+    var = np.add.reduce(centered * centered, axis=-1, keepdims=True) / n_embd  # [..., n_embd] -> [..., 1]
+    centered /= np.sqrt(var + np.float32(eps))
+    centered *= g
+    centered += b
+    return centered  # [..., n_embd]
 
 
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
