@@ -1,18 +1,24 @@
-"""Benchmark gptlite: prefill, decode, batching, time to first token, memory, tokenizer, and the roofline.
+"""Benchmark gptlite: prefill, decode, batching, scoring, time to first token, memory, tokenizer, and rooflines.
 
     python scripts/benchmark.py                      # gpt2 (124M) shapes, seeded random weights, no download
+    python scripts/benchmark.py --shape gpt2-xl --sections decode,batch   # a bigger model's shapes
     python scripts/benchmark.py --model gpt2         # real weights, by name or directory
     python scripts/benchmark.py --json               # one JSON object instead of the table
 
 Decoding one token streams every weight matrix once, so its floor is the time of
-the bare `x @ W` products over exactly the model's matrices ("roofline"), measured
-in the same run. When torch and transformers are importable (run it from their
-virtual environment), Hugging Face's GPT2LMHeadModel runs the same weights with
-the same threads and prompts, interleaved with gptlite, and the table shows
-gptlite/HF ratios.
+the bare `x @ W` products over exactly the model's matrices ("GEMV roofline"),
+and below that the time to read the weights at the machine's read bandwidth
+(a max-reduction over 1 GiB on two threads). Prefill is compute-bound: its
+ceiling is the model's matrix FLOPs at the rate of one large sgemm. All three
+are measured in the same rounds as the runs they bound. When torch and
+transformers are importable (run it from their virtual environment), Hugging
+Face's GPT2LMHeadModel runs the same weights with the same threads and prompts.
 
-Rates are medians over --repeats runs. Decode rates exclude prefill: (N - 1) tokens
-over t(prompt + N tokens) - t(prompt + 1 token).
+Every measurement is interleaved: each round runs every contender once, so all
+see the same moments of a shared machine. Rates are medians over --repeats
+rounds, with the spread (lowest-highest) beside them. Decode rates exclude
+prefill: (N - 1) tokens over t(prompt + N tokens) - t(prompt + 1 token), the
+latter's median.
 """
 
 import argparse
@@ -22,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest.mock
 from pathlib import Path
@@ -31,14 +38,25 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
+SECTIONS = ("prefill", "scoring", "decode", "batch", "fresh", "tokenizer")
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", help="a model name or directory (default: gpt2 shapes with random weights)")
+    p.add_argument("--model", help="a model name or directory (default: random weights of --shape)")
+    p.add_argument("--shape", default="gpt2", help="the release whose shapes random weights take (default: gpt2)")
+    p.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"which to run (default: all of {','.join(SECTIONS)})"
+    )
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS / torch threads (default: all cores)")
-    p.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported (default: 3)")
+    p.add_argument("--repeats", type=int, default=5, help="rounds per measurement; the median is reported (default: 5)")
     p.add_argument("--no-hf", action="store_true", help="skip Hugging Face transformers even if it is installed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    return p.parse_args()
+    args = p.parse_args()
+    args.sections = set(args.sections.split(","))
+    if not args.sections <= set(SECTIONS):
+        p.error(f"--sections: choose from {', '.join(SECTIONS)}")
+    return args
 
 
 ARGS = parse_args()
@@ -47,9 +65,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # be
 
 import numpy as np  # noqa: E402
 
-from gptlite import GPT, Config, Tokenizer  # noqa: E402
+from gptlite import GPT, Tokenizer  # noqa: E402
 from gptlite.model import flatten, init_params  # noqa: E402
-from gptlite.releases import GPT2_VOCAB  # noqa: E402
+from gptlite.releases import GPT2_VOCAB, RELEASES  # noqa: E402
 from gptlite.scoring import perplexity  # noqa: E402
 from gptlite.weights.checkpoint import save_converted  # noqa: E402
 
@@ -66,13 +84,27 @@ except ImportError as e:
     torch, HF_REASON = None, str(e)
 
 
-def median_time(fn, repeats=ARGS.repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+QUIET_S = 0.3  # before each timed run: threads the previous one left spinning (OpenBLAS's, torch's) go idle
+
+
+def timings(fns, repeats=ARGS.repeats):
+    """{name: fn} -> {name: [seconds of each round]}: each fn runs once to warm up, then `repeats` rounds in
+    which every fn runs once, in turn, each after QUIET_S seconds of rest."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            time.sleep(QUIET_S)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def spread(values):
+    """Median and range of one measurement's rounds."""
+    return {"median": statistics.median(values), "low": min(values), "high": max(values)}
 
 
 class Runner:
@@ -114,15 +146,29 @@ def prompts_of(n_batch, n_tokens, n_vocab):
     return np.random.default_rng(n_batch * 1000 + n_tokens).integers(0, n_vocab, (n_batch, n_tokens)).tolist()
 
 
-def measure(runner, results, key, prompts, n_new, plain=False):
-    """Median seconds of generating n_new tokens after prompts, for gptlite and (if present) HF, interleaved;
-    plain: also gptlite without its two-thread batch path."""
+def generation_times(runner, prompts, n_new, plain=False, extra=None):
+    """Seconds of generating n_new tokens after prompts, per round, for gptlite and (if present) HF, interleaved;
+    plain: also gptlite without its two-thread path; extra: more {name: fn} to time in the same rounds."""
     libs = ["gptlite"] + ["gptlite_plain"] * plain + ["transformers"] * (runner.hf is not None)
-    for lib in libs:
-        fn = getattr(runner, lib)(prompts, n_new)
-        fn()  # warm-up
-        results.setdefault(lib, {})[key] = median_time(fn)
-    return results
+    return timings({lib: getattr(runner, lib)(prompts, n_new) for lib in libs} | (extra or {}))
+
+
+def prefill_rate(runner, n_tokens, sgemm):
+    """Prompt tokens per second (prefill and the first token), with the sgemm rate measured in the same rounds."""
+    times = generation_times(runner, prompts_of(1, n_tokens, runner.gpt.config.n_vocab), 1, extra={"sgemm": sgemm})
+    rates = with_ratio({lib: [n_tokens / t for t in ts] for lib, ts in times.items() if lib != "sgemm"})
+    gflops = [sgemm.flop / t / 1e9 for t in times["sgemm"]]
+    flop = prefill_flop(runner.gpt.config, n_tokens)
+    share = [n_tokens / t * flop / 1e9 / g for t, g in zip(times["gptlite"], gflops)]
+    return rates | {"sgemm_gflops": spread(gflops), "sgemm_share": spread(share)}
+
+
+def prefill_flop(config, n_tokens):
+    """FLOPs per prompt token: every block's matrices (2 per weight) and attention over n_tokens / 2 keys on
+    average (q k^T and the weights times v: 4 per key and channel), and the head for the last token only."""
+    matrices = config.n_layer * (4 * config.n_embd * config.n_embd + 2 * config.n_embd * config.d_mlp)
+    attention = config.n_layer * 4 * (n_tokens / 2) * config.n_embd
+    return 2 * matrices + attention + 2 * config.n_vocab * config.n_embd / n_tokens
 
 
 def scoring_rate(runner, n_tokens, context, stride):
@@ -149,22 +195,23 @@ def scoring_rate(runner, n_tokens, context, stride):
                 break
         n_scored["transformers"] = n
 
-    rates = {}
-    for lib, fn in [("gptlite", gptlite)] + ([("transformers", transformers)] if runner.hf is not None else []):
-        fn()  # warm-up
-        rates[lib] = n_scored[lib] / median_time(fn)
-    return rates
+    fns = {"gptlite": gptlite} | ({"transformers": transformers} if runner.hf is not None else {})
+    times = timings(fns)
+    return with_ratio({lib: [n_scored[lib] / t for t in ts] for lib, ts in times.items()})
 
 
-def decode_rate(runner, n_batch, n_prompt, n_new, n_vocab):
-    prompts = prompts_of(n_batch, n_prompt, n_vocab)
-    t_one = measure(runner, {}, "t", prompts, 1, plain=n_batch > 1)
-    t_all = measure(runner, {}, "t", prompts, n_new, plain=n_batch > 1)
-    return {lib: n_batch * (n_new - 1) / (t_all[lib]["t"] - t_one[lib]["t"]) for lib in t_all}
+def decode_rate(runner, n_batch, n_prompt, n_new, extra=None):
+    """Tokens per second (all rows together) of decoding, prefill excluded; `extra` {name: fn} are timed in the
+    same rounds as the n_new-token runs, and their seconds per round come back under their names."""
+    prompts = prompts_of(n_batch, n_prompt, runner.gpt.config.n_vocab)
+    t_one = generation_times(runner, prompts, 1, plain=n_batch > 1)
+    t_all = generation_times(runner, prompts, n_new, plain=n_batch > 1, extra=extra)
+    rates = {lib: [n_batch * (n_new - 1) / (t - statistics.median(t_one[lib])) for t in t_all[lib]] for lib in t_one}
+    return rates, {name: t_all[name] for name in extra or {}}
 
 
 def roofline(params):
-    """Seconds for one x @ W over every weight matrix (and the tied head), as one decoded token needs."""
+    """(run, bytes): one x @ W over every weight matrix (and the tied head), as one decoded token needs."""
     mats = [
         params["h"][i][g][m]["w"]
         for i in range(len(params["h"]))
@@ -178,8 +225,52 @@ def roofline(params):
             x @ w
         head_x @ params["wte"].T
 
+    return passes(run), sum(w.nbytes for w in mats) + params["wte"].nbytes
+
+
+def passes(run, seconds=0.3):
+    """run, repeated for about `seconds` (one short run after a rest is slowed by the cores waking up); the
+    repeated function's .passes says how many times, to divide its time by."""
     run()
-    return median_time(run, max(ARGS.repeats, 5)), sum(w.nbytes for w in mats) + params["wte"].nbytes
+    t0 = time.perf_counter()
+    run()
+    n = max(1, round(seconds / (time.perf_counter() - t0)))
+
+    def repeated():
+        for _ in range(n):
+            run()
+
+    repeated.passes = n
+    return repeated
+
+
+def read_bandwidth():
+    """(run, bytes): read 1 GiB once, half in each of two threads (np.maximum.reduce releases the GIL and does
+    one comparison per float, so memory, not arithmetic, sets its speed)."""
+    data = np.ones(2**28, np.float32)
+    halves = np.split(data, 2)
+
+    def run():
+        threads = [threading.Thread(target=np.maximum.reduce, args=(half,)) for half in halves]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    return passes(run), data.nbytes
+
+
+def sgemm(config, n_rows=512):
+    """Runs of one large product, [n_rows, n_embd] @ [n_embd, d_mlp], as prefill's are; run.flop: their FLOPs."""
+    x = np.ones((n_rows, config.n_embd), np.float32)
+    w = np.ones((config.n_embd, config.d_mlp), np.float32)
+
+    def run():
+        x @ w
+
+    run = passes(run)
+    run.flop = 2 * n_rows * config.n_embd * config.d_mlp * run.passes
+    return run
 
 
 CHILD = """
@@ -243,98 +334,164 @@ def tokenizer_rate():
     return rates
 
 
+def with_ratio(rates):
+    """{lib: [rate per round]} -> {lib: spread, "ratio": spread of gptlite / HF, round by round}."""
+    out = {lib: spread(values) for lib, values in rates.items()}
+    if "transformers" in rates:
+        out["ratio"] = spread([g / h for g, h in zip(rates["gptlite"], rates["transformers"])])
+    return out
+
+
+def random_model(tmp):
+    """Random weights of --shape, written in gptlite's layout and loaded the normal way (memory-mapped)."""
+    config = RELEASES[ARGS.shape].config
+    params = init_params(config, seed=0)
+    save_converted(tmp, config, flatten(params), GPT2_VOCAB, "benchmark")
+    del params  # gpt2-xl is 6.2 GB: one copy in memory is enough
+    return GPT.from_pretrained(tmp), tmp
+
+
 def main():
+    if ARGS.shape not in RELEASES:
+        sys.exit(f"--shape: one of {', '.join(RELEASES)}")
     with tempfile.TemporaryDirectory() as tmp:
-        if ARGS.model:
-            gpt = GPT.from_pretrained(ARGS.model)
-            model_dir = ARGS.model
-        else:  # gpt2's shapes, written in gptlite's layout and loaded the normal way (memory-mapped)
-            config = Config()
-            save_converted(tmp, config, flatten(init_params(config, seed=0)), GPT2_VOCAB, "benchmark")
-            gpt, model_dir = GPT.from_pretrained(tmp), tmp
+        gpt, model_dir = (GPT.from_pretrained(ARGS.model), ARGS.model) if ARGS.model else random_model(tmp)
         config, params = gpt.config, gpt.params
         hf = hf_from_gptlite(config, params, "sdpa") if torch is not None else None
         runner = Runner(gpt, hf)
         r = {
+            "model": ARGS.model or f"random weights, {ARGS.shape} shapes",
             "config": config.__dict__,
             "threads": ARGS.threads,
             "repeats": ARGS.repeats,
             "hf": HF_REASON or f"transformers GPT2LMHeadModel, torch {torch.__version__}",
+            "weights_mb": sum(a.nbytes for a in flatten(params).values()) / 1e6,
         }
-        r["weights_mb"] = sum(a.nbytes for a in flatten(params).values()) / 1e6
-        for n in (16, 128, 512):
-            t = measure(runner, {}, "t", prompts_of(1, n, config.n_vocab), 1)
-            r[f"prefill_{n}"] = {lib: n / v["t"] for lib, v in t.items()}
-        r["scoring"] = scoring_rate(runner, 4 * config.n_ctx, config.n_ctx, config.n_ctx // 2)
-        r["decode_short"] = decode_rate(runner, 1, 16, 128, config.n_vocab)
-        r["decode_long"] = decode_rate(runner, 1, 900, 100, config.n_vocab)
-        for b in (4, 8):
-            r[f"decode_batch_{b}"] = decode_rate(runner, b, 16, 64, config.n_vocab)
-        roof_s, roof_bytes = roofline(params)
-        r["roofline"] = {
-            "ms_per_token": roof_s * 1e3,
-            "gb_per_s": roof_bytes / roof_s / 1e9,
-            "decode_share": roof_s * r["decode_short"]["gptlite"],
-        }
-        wall, ttft, rss, rss_batch = fresh_process(model_dir)
-        r["fresh_process"] = {
-            "ttft_s": ttft,
-            "wall_s_with_128_tokens": wall,
-            "peak_rss_mb": rss / 1e6,
-            "rss_over_weights": rss / 1e6 / r["weights_mb"],
-            "peak_rss_mb_after_batch_8": rss_batch / 1e6,
-            "rss_after_batch_over_weights": rss_batch / 1e6 / r["weights_mb"],
-        }
-        r["tokenizer_mb_per_s"] = tokenizer_rate()
+        if "prefill" in ARGS.sections:
+            product = sgemm(config)
+            for n in (16, 128, 512):
+                r[f"prefill_{n}"] = prefill_rate(runner, n, product)
+        if "scoring" in ARGS.sections:
+            r["scoring"] = scoring_rate(runner, 4 * config.n_ctx, config.n_ctx, config.n_ctx // 2)
+        if "decode" in ARGS.sections:
+            (roof, roof_bytes), (bandwidth, bandwidth_bytes) = roofline(params), read_bandwidth()
+            rates, bounds = decode_rate(runner, 1, 16, 128, extra={"roofline": roof, "bandwidth": bandwidth})
+            bounds = {
+                name: [t / run.passes for t in bounds[name]]
+                for name, run in (("roofline", roof), ("bandwidth", bandwidth))
+            }
+            r["decode_short"] = with_ratio(rates)
+            read_rates = [bandwidth_bytes / t for t in bounds["bandwidth"]]  # bytes/s
+            r["roofline"] = {
+                "ms_per_token": spread([t * 1e3 for t in bounds["roofline"]]),
+                "gb_per_s": spread([roof_bytes / t / 1e9 for t in bounds["roofline"]]),
+                "decode_share": spread([d * t for d, t in zip(rates["gptlite"], bounds["roofline"])]),
+            }
+            r["read_bandwidth"] = {
+                "gb_per_s": spread([b / 1e9 for b in read_rates]),
+                "tokens_per_s": spread([b / roof_bytes for b in read_rates]),
+                "decode_share": spread([d * roof_bytes / b for d, b in zip(rates["gptlite"], read_rates)]),
+            }
+            r["decode_long"] = with_ratio(decode_rate(runner, 1, min(900, config.n_ctx - 100), 100)[0])
+        if "batch" in ARGS.sections:
+            for b in (4, 8):
+                rates = decode_rate(runner, b, 16, 64)[0]
+                r[f"decode_batch_{b}"] = with_ratio(rates)
+                r[f"decode_batch_{b}"]["over_plain"] = spread(
+                    [g / p for g, p in zip(rates["gptlite"], rates["gptlite_plain"])]
+                )
+        if "fresh" in ARGS.sections:
+            wall, ttft, rss, rss_batch = fresh_process(model_dir)
+            r["fresh_process"] = {
+                "ttft_s": ttft,
+                "wall_s_with_128_tokens": wall,
+                "peak_rss_mb": rss / 1e6,
+                "rss_over_weights": rss / 1e6 / r["weights_mb"],
+                "peak_rss_mb_after_batch_8": rss_batch / 1e6,
+                "rss_after_batch_over_weights": rss_batch / 1e6 / r["weights_mb"],
+            }
+        if "tokenizer" in ARGS.sections:
+            r["tokenizer_mb_per_s"] = tokenizer_rate()
     print(json.dumps(r, indent=2) if ARGS.json else table(r))
 
 
+def cell(s, digits=1):
+    """A spread as 'median (low-high)'."""
+    return f"{s['median']:.{digits}f} ({s['low']:.{digits}f}-{s['high']:.{digits}f})"
+
+
 def table(r):
-    has_hf = "transformers" in r["decode_short"]
     rows = [
         ("prefill, 16-token prompt (tokens/s)", "prefill_16"),
         ("prefill, 128-token prompt (tokens/s)", "prefill_128"),
         ("prefill, 512-token prompt (tokens/s)", "prefill_512"),
+        ("scoring 4 contexts of text, stride half a context (tokens/s)", "scoring"),
         ("decode, batch 1, after 16 tokens (tokens/s)", "decode_short"),
-        ("decode, batch 1, after 900 tokens (tokens/s)", "decode_long"),
+        ("decode, batch 1, after a long prompt (tokens/s)", "decode_long"),
         ("decode, batch 4, aggregate (tokens/s)", "decode_batch_4"),
         ("decode, batch 8, aggregate (tokens/s)", "decode_batch_8"),
-        ("scoring 4 contexts of text, stride half a context (tokens/s)", "scoring"),
     ]
-    lines = ["| measurement | gptlite | HF transformers | gptlite / HF |", "|---|---:|---:|---:|"]
+    lines = [
+        f"{r['model']}: {r['weights_mb']:.0f} MB of float32 weights; {r['threads']} threads; median (lowest-highest) "
+        f"of {r['repeats']} interleaved rounds; HF: {r['hf']}.",
+        "",
+        "| measurement | gptlite | HF transformers | gptlite / HF |",
+        "|---|---:|---:|---:|",
+    ]
     for label, key in rows:
-        g = r[key]["gptlite"]
-        h = r[key].get("transformers")
-        lines.append(f"| {label} | {g:.1f} | {h:.1f} | {g / h:.2f}x |" if has_hf else f"| {label} | {g:.1f} | - | - |")
-    roof, fresh, tok = r["roofline"], r["fresh_process"], r["tokenizer_mb_per_s"]
-    lines += [
-        "",
-        "| measurement | value |",
-        "|---|---:|",
-        "| roofline: bare x @ W over all weights (ms/token) | "
-        f"{roof['ms_per_token']:.1f} ({roof['gb_per_s']:.1f} GB/s) |",
-        f"| decode at batch 1 as a share of the roofline | {100 * roof['decode_share']:.0f}% |",
-        *(
-            f"| decode, batch {b}: aggregate / batch 1; two-thread path / model.py alone | "
-            f"{r[f'decode_batch_{b}']['gptlite'] / r['decode_short']['gptlite']:.1f}x; "
-            f"{r[f'decode_batch_{b}']['gptlite'] / r[f'decode_batch_{b}']['gptlite_plain']:.2f}x "
-            f"({r[f'decode_batch_{b}']['gptlite_plain']:.1f} tokens/s alone) |"
-            for b in (4, 8)
-        ),
-        f"| time to first token, fresh process, converted model (s) | {fresh['ttft_s']:.2f} |",
-        f"| peak resident memory, 128 tokens (MB) | {fresh['peak_rss_mb']:.0f} "
-        f"({fresh['rss_over_weights']:.2f}x the {r['weights_mb']:.0f} MB of weights) |",
-        f"| peak resident memory, then a batch of 8 (MB) | {fresh['peak_rss_mb_after_batch_8']:.0f} "
-        f"({fresh['rss_after_batch_over_weights']:.2f}x) |",
-        f"| tokenizer, cold cache, English / code (MB/s) | {tok['english']:.2f} / {tok['code']:.2f} |",
-        "| tokenizer, one long piece: "
-        + ", ".join(LONG_PIECES)
-        + " (MB/s) | "
-        + " / ".join(f"{tok['long ' + name]:.2f}" for name in LONG_PIECES)
-        + " |",
-        "",
-        f"{r['threads']} threads, median of {r['repeats']} runs; HF: {r['hf']}.",
-    ]
+        if key in r:
+            m = r[key]
+            hf = (cell(m["transformers"]), cell(m["ratio"], 2) + "x") if "transformers" in m else ("-", "-")
+            lines.append(f"| {label} | {cell(m['gptlite'])} | {hf[0]} | {hf[1]} |")
+    lines += ["", "| measurement | value |", "|---|---:|"]
+    if "prefill_512" in r:
+        p = r["prefill_512"]
+        lines.append(
+            f"| prefill 512 as a share of the sgemm roofline ({cell(p['sgemm_gflops'], 0)} GFLOP/s) | "
+            f"{cell({k: 100 * v for k, v in p['sgemm_share'].items()}, 0)}% |"
+        )
+    if "roofline" in r:
+        roof, read = r["roofline"], r["read_bandwidth"]
+        pct = lambda s: cell({k: 100 * v for k, v in s.items()}, 0)  # noqa: E731
+        lines += [
+            f"| GEMV roofline: bare x @ W over all weights (ms/token; GB/s) | {cell(roof['ms_per_token'])}; "
+            f"{cell(roof['gb_per_s'])} |",
+            f"| decode at batch 1 as a share of the GEMV roofline | {pct(roof['decode_share'])}% |",
+            f"| read bandwidth, two threads (GB/s; the tokens/s it allows) | {cell(read['gb_per_s'])}; "
+            f"{cell(read['tokens_per_s'])} |",
+            f"| decode at batch 1 as a share of the read bandwidth | {pct(read['decode_share'])}% |",
+        ]
+    for b in (4, 8):
+        if f"decode_batch_{b}" in r:
+            m = r[f"decode_batch_{b}"]
+            over_one = (
+                f"{m['gptlite']['median'] / r['decode_short']['gptlite']['median']:.1f}x; "
+                if "decode_short" in r
+                else ""
+            )
+            lines.append(
+                f"| decode, batch {b}: aggregate / batch 1; two-thread path / model.py alone | {over_one}"
+                f"{cell(m['over_plain'], 2)}x ({cell(m['gptlite_plain'])} tokens/s alone) |"
+            )
+    if "fresh_process" in r:
+        fresh = r["fresh_process"]
+        lines += [
+            f"| time to first token, fresh process, converted model (s) | {fresh['ttft_s']:.2f} |",
+            f"| peak resident memory, 128 tokens (MB) | {fresh['peak_rss_mb']:.0f} "
+            f"({fresh['rss_over_weights']:.2f}x the {r['weights_mb']:.0f} MB of weights) |",
+            f"| peak resident memory, then a batch of 8 (MB) | {fresh['peak_rss_mb_after_batch_8']:.0f} "
+            f"({fresh['rss_after_batch_over_weights']:.2f}x) |",
+        ]
+    if "tokenizer_mb_per_s" in r:
+        tok = r["tokenizer_mb_per_s"]
+        lines += [
+            f"| tokenizer, cold cache, English / code (MB/s) | {tok['english']:.2f} / {tok['code']:.2f} |",
+            "| tokenizer, one long piece: "
+            + ", ".join(LONG_PIECES)
+            + " (MB/s) | "
+            + " / ".join(f"{tok['long ' + name]:.2f}" for name in LONG_PIECES)
+            + " |",
+        ]
     return "\n".join(lines)
 
 
