@@ -27,9 +27,11 @@ How the layers split, so that the two halves meet only twice per block:
                     mlp_out = partial_0 + partial_1 + c_proj.b       (gelu acts unit by unit, so it splits)
     head        each owns half of the vocabulary and writes its half of the logits.
 
-The two threads meet at a barrier after each c_proj, and each adds the two
-partial sums to its own copy of the residual stream, in the same order, so the
-copies stay identical. Layer norms and embeddings are cheap; both threads do them.
+The two threads meet at a barrier after each c_proj. The residual stream is
+one array that both read; each thread adds the two partial sums (and the bias)
+to half of its positions and runs the next layer norm over those, so neither
+normalises what the other does ("sequence parallelism": Korthikanti et al.
+2022, Section 4.2.2); a second barrier, and both go on with the whole of it.
 
 Each thread's part of a matrix is a view of the checkpoint's (columns or rows
 of it): nothing is copied, except for decode steps of a batch. For those, each
@@ -62,7 +64,7 @@ import numpy as np
 from .model import ACTIVATIONS, Config, KVCache, attention, attention_mask, attention_scale, hidden_states, layer_norm
 
 PANEL = 64  # columns per panel: powers of two from 16 to 64 were fastest in measurements, 128 and up slower
-PANEL_ROWS = 16  # at most this many rows go through the panels; more, and plain sgemm is as fast without them
+PANEL_ROWS = 16  # batches of up to this many rows decode through the panels (measured: 2 to 16)
 PREFILL_ROWS = 128  # a pass over fewer positions than this (and not a decode step of a batch) stays in model.py
 N_PARTS = 2
 
@@ -335,8 +337,7 @@ class TwoThreads:
     def _blocks(self, part, shape, x, normalized, norms, mask, cache, partial, barrier):
         """Thread `part`'s pass through every block on its shard. x, the residual stream [n_rows, n_embd], and
         normalized, x through the layer norm of the sub-layer to come, are shared: each thread adds to and
-        normalises its own half of the rows, and the barrier then makes the whole of `normalized` visible to both.
-        That is "sequence parallelism" (Korthikanti et al. 2022, Section 4.2.2): the layer norms are not done twice."""
+        normalises its own half of the rows, and the barrier then makes the whole of `normalized` visible to both."""
         config, shard = self.config, self.shards[part]
         (n_batch, n_seq), n_heads = shape, shard.heads.stop - shard.heads.start
         rows = split(x.shape[0], part)  # the positions this thread adds to and normalises

@@ -191,19 +191,24 @@ def test_each_generation_sees_the_weights_as_they_are_then(monkeypatch, count_sp
 @pytest.mark.parametrize("failing", ["MainThread", "gptlite-parallel"])
 def test_an_error_in_either_thread_reaches_the_caller(failing, monkeypatch):
     gpt = random_gpt(CONFIGS["gpt2-like"])
-    real = parallel.panel_matmul
+    monkeypatch.setattr(parallel, "PREFILL_ROWS", 16)
+    long_prompt = list(range(40))  # 40 positions: a prefill on two threads
 
-    def fails_in_one_thread(x, w, n_out):
+    def fails_in_one_thread(self, x, out=None):
         if threading.current_thread().name == failing:
-            raise RuntimeError(f"failed in {failing}")
-        return real(x, w, n_out)
+            raise RuntimeError(f"failed in {failing} at {x.shape[0]} rows")
+        return real(self, x, out)
 
-    monkeypatch.setattr(parallel, "panel_matmul", fails_in_one_thread)
-    with pytest.raises(RuntimeError, match=f"failed in {failing}"):
-        gpt.generate(PROMPTS[:4], 4, temperature=0)
+    real = parallel.Linear.__call__
+    monkeypatch.setattr(parallel.Linear, "__call__", fails_in_one_thread)
+    with pytest.raises(RuntimeError, match=f"failed in {failing} at 4 rows"):  # a decode step of the batch
+        gpt.generate([[1, 2]] * 4, 4, temperature=0)
+    with pytest.raises(RuntimeError, match=f"failed in {failing} at 40 rows"):  # the prefill
+        gpt(long_prompt)
     assert not any(t.name == "gptlite-parallel" for t in threading.enumerate())  # no thread left waiting
-    monkeypatch.setattr(parallel, "panel_matmul", real)
+    monkeypatch.setattr(parallel.Linear, "__call__", real)
     assert len(gpt.generate(PROMPTS[:4], 4, temperature=0)) == 4
+    assert gpt(long_prompt).shape == (40, gpt.config.n_vocab)
 
 
 def test_kind_of_pass():
