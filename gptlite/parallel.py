@@ -61,7 +61,18 @@ import time
 
 import numpy as np
 
-from .model import ACTIVATIONS, Config, KVCache, attention, attention_mask, attention_scale, hidden_states, layer_norm
+from .model import (
+    ACTIVATIONS,
+    Config,
+    KVCache,
+    attention,
+    attention_mask,
+    attention_scale,
+    head_weight,
+    hidden_states,
+    layer_norm,
+    lm_head,
+)
 
 PANEL = 64  # columns per panel: powers of two from 16 to 64 were fastest in measurements, 128 and up slower
 PANEL_ROWS = 16  # batches of up to this many rows decode through the panels (measured: 2 to 16)
@@ -185,9 +196,9 @@ class Shard:
     """Part `part` of the model: its heads, hidden units and vocabulary, each as a `Linear` per weight matrix."""
 
     def __init__(self, config: Config, part: int):
-        self.part, self.d_head = part, config.d_head
         self.heads = split(config.n_head, part)  # this part's heads
-        self.z_rows = slice(self.heads.start * self.d_head, self.heads.stop * self.d_head)  # their rows of attn.c_proj
+        d_head = config.d_head
+        self.z_rows = slice(self.heads.start * d_head, self.heads.stop * d_head)  # their rows of attn.c_proj
         self.units = split(config.d_mlp, part)  # this part's hidden units: columns of c_fc, rows of mlp.c_proj
         self.vocab = split(config.n_vocab, part)  # this part's tokens
         self.layers = [{name: Linear() for name in ("q", "k", "v", "attn.c_proj", "c_fc", "mlp.c_proj")}
@@ -205,7 +216,7 @@ class Shard:
             w["attn.c_proj"].load(h["attn"]["c_proj"]["w"][self.z_rows])
             w["c_fc"].load(c_fc["w"][:, self.units], c_fc["b"][self.units])
             w["mlp.c_proj"].load(h["mlp"]["c_proj"]["w"][self.units])
-        self.head.load(params.get("lm_head", params["wte"])[self.vocab].T)  # [n_embd, n_vocab / 2]
+        self.head.load(head_weight(params)[self.vocab].T)  # [n_embd, n_vocab / 2]
 
     def linears(self):
         return [self.head, *(linear for layer in self.layers for linear in layer.values())]
@@ -248,14 +259,14 @@ class TwoThreads:
         ids = np.zeros((n_batch, n_seq), np.int64)
         positions = np.broadcast_to(np.arange(n_seq), ids.shape)
         mask = attention_mask(np.ones((n_batch, n_seq), bool), n_seq)
-        head = self.params.get("lm_head", self.params["wte"])
 
         def split_run():
             self.last_logits(ids, positions, mask, KVCache(self.config, n_batch, n_seq))
 
         def plain_run():
             cache = KVCache(self.config, n_batch, n_seq)
-            hidden_states(self.params, ids, positions, mask, cache, self.config)[:, -1] @ head.T
+            x = hidden_states(self.params, ids, positions, mask, cache, self.config)  # [n_batch, n_seq, n_embd]
+            lm_head(x[:, -1], head_weight(self.params))
 
         return faster(split_run, plain_run)
 
