@@ -24,7 +24,8 @@ import os
 import sys
 import time
 
-from .cli import ArgumentParser, at_least, progress_bar, run
+from .cli import ArgumentParser, at_least, run
+from .progress import progress_bar
 from .releases import BUNDLED, known_names
 
 BLOCK = 1 << 20  # characters read at a time

@@ -11,8 +11,6 @@ command line all read it.
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Config
-
 ASSETS = Path(__file__).parent / "assets"  # shipped inside the package
 GPT2_VOCAB = (ASSETS / "gpt2" / "encoder.json", ASSETS / "gpt2" / "vocab.bpe")  # OpenAI's files, bundled
 BUNDLED = "gptlite-shakespeare"  # trained by gptlite, shipped in the package: see its MODEL_CARD.md
@@ -21,17 +19,17 @@ BUNDLED_DIR = ASSETS / BUNDLED
 
 @dataclass(frozen=True)
 class Release:
-    config: Config
+    shape: dict  # n_embd, n_head, n_layer: `model.Config(**release.shape)` is its shape (the rest is GPT-2's)
     hf_repo: str  # where Hugging Face serves it
     openai_folder: str | None  # OpenAI's folder name, if OpenAI released it
 
 
 RELEASES = {
-    "gpt2": Release(Config(n_embd=768, n_head=12, n_layer=12), "openai-community/gpt2", "124M"),
-    "gpt2-medium": Release(Config(n_embd=1024, n_head=16, n_layer=24), "openai-community/gpt2-medium", "355M"),
-    "gpt2-large": Release(Config(n_embd=1280, n_head=20, n_layer=36), "openai-community/gpt2-large", "774M"),
-    "gpt2-xl": Release(Config(n_embd=1600, n_head=25, n_layer=48), "openai-community/gpt2-xl", "1558M"),
-    "distilgpt2": Release(Config(n_embd=768, n_head=12, n_layer=6), "distilbert/distilgpt2", None),
+    "gpt2": Release(dict(n_embd=768, n_head=12, n_layer=12), "openai-community/gpt2", "124M"),
+    "gpt2-medium": Release(dict(n_embd=1024, n_head=16, n_layer=24), "openai-community/gpt2-medium", "355M"),
+    "gpt2-large": Release(dict(n_embd=1280, n_head=20, n_layer=36), "openai-community/gpt2-large", "774M"),
+    "gpt2-xl": Release(dict(n_embd=1600, n_head=25, n_layer=48), "openai-community/gpt2-xl", "1558M"),
+    "distilgpt2": Release(dict(n_embd=768, n_head=12, n_layer=6), "distilbert/distilgpt2", None),
 }
 
 

@@ -17,22 +17,30 @@ import json
 import math
 import numbers
 import os
+import re
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .backprop import backward, forward
-from .cli import ArgumentParser, at_least, positive, progress_bar, run
+from .cli import ArgumentParser, at_least, positive, run
+from .files import atomic_write
 from .gpt import GPT
 from .model import Config, flatten, init_params, nest
+from .progress import progress_bar
 from .tokenizer import Tokenizer, find_vocab_files
 from .weights import safetensors
 from .weights.checkpoint import WEIGHTS_FILE, checkpoint_folder, save_converted
-from .weights.files import atomic_write
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; two trainings into one OUT are then unguarded
+    fcntl = None
 
 # ---------------------------------------------------------------- optimizer and schedule
 
@@ -213,6 +221,55 @@ def load_checkpoint(out_dir, optimizer):
     with open(folder / "train_state.json", encoding="utf-8") as f:
         state = json.load(f)
     return nest(flat), state
+
+
+# ---------------------------------------------------------------- one training per OUT
+#
+# A run holds an exclusive advisory lock (flock) on OUT/.lock from before it reads OUT until it returns; a
+# second training into the same OUT, fresh or resuming, is refused at once instead of interleaving its writes
+# with the first's. The kernel drops the lock when the process ends, however it ends, so a killed run never
+# leaves OUT locked. Holding it, the run may remove what a killed run left behind.
+
+LOCK_FILE = ".lock"
+WRITTEN = ("LATEST", "train.bin", "val.bin", "data.json")  # the files of OUT itself, each written by atomic_write
+
+
+@contextmanager
+def exclusive(out):
+    """Hold OUT's lock for the duration (creating OUT), or a one-line ValueError while another process holds it."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_FILE, "a") as f:
+        if fcntl is not None:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValueError(
+                    f"{out} is in use by another training (it holds {out / LOCK_FILE}): wait for it to end, "
+                    "or choose another --out"
+                ) from None
+        yield
+
+
+def remove_leftovers(out):
+    """Delete what a killed run leaves in OUT: atomic_write's temporary files and checkpoint folders that LATEST
+    does not name (a save that never finished). Only names gptlite.train writes are touched."""
+    for name in WRITTEN:
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+    current = checkpoint_folder(out)
+    if (out / "checkpoints").is_dir():
+        for folder in (out / "checkpoints").iterdir():
+            if folder != current and re.fullmatch(r"step-\d{8}", folder.name):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def holds_tokens(out, fingerprint):
+    """Whether OUT's token files are those of the data with this fingerprint."""
+    try:
+        with open(out / "data.json", encoding="utf-8") as f:
+            return json.load(f).get("fingerprint") == fingerprint
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 # ---------------------------------------------------------------- settings

@@ -138,7 +138,7 @@ class View:
 
 def save_page(path, title, views):
     """One HTML page holding several views, written atomically (no half-written file is ever left)."""
-    from .weights.files import atomic_write
+    from .files import atomic_write
 
     parts = []
     for view in views:

@@ -65,7 +65,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # be
 
 import numpy as np  # noqa: E402
 
-from gptlite import GPT, Tokenizer  # noqa: E402
+from gptlite import GPT, Config, Tokenizer  # noqa: E402
 from gptlite.model import flatten, init_params  # noqa: E402
 from gptlite.releases import GPT2_VOCAB, RELEASES  # noqa: E402
 from gptlite.scoring import perplexity  # noqa: E402
@@ -344,7 +344,7 @@ def with_ratio(rates):
 
 def random_model(tmp):
     """Random weights of --shape, written in gptlite's layout and loaded the normal way (memory-mapped)."""
-    config = RELEASES[ARGS.shape].config
+    config = Config(**RELEASES[ARGS.shape].shape)
     params = init_params(config, seed=0)
     save_converted(tmp, config, flatten(params), GPT2_VOCAB, "benchmark")
     del params  # gpt2-xl is 6.2 GB: one copy in memory is enough

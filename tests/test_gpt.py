@@ -209,7 +209,7 @@ def test_models_and_tokenizers_show_themselves(tiny):
 
 
 def test_progress_bars_stay_quiet_when_asked_or_redirected(monkeypatch):
-    from gptlite.cli import progress_bar
+    from gptlite.progress import progress_bar
 
     assert progress_bar(quiet=True, total=3).disable
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write
 from ..model import ACTIVATIONS, Config, param_shapes
 from ..releases import GPT2_VOCAB
-from ..tokenizer import find_vocab_files
+from ..vocab import find_vocab_files
 from . import safetensors, tf_checkpoint, torch_checkpoint
-from .files import atomic_write
 
 FORMAT, VERSION = "gptlite", 1
 META_FILE, WEIGHTS_FILE = "gptlite.json", "weights.safetensors"

@@ -35,9 +35,9 @@ from urllib.parse import quote, urlparse
 
 import requests
 
-from ..cli import progress_bar
+from ..progress import progress_bar
 from ..releases import BUNDLED, BUNDLED_DIR, RELEASES, known_names
-from ..tokenizer import Tokenizer, find_vocab_files
+from ..vocab import check_files, find_vocab_files
 from .checkpoint import is_converted, load_dir, save_converted
 
 try:
@@ -189,7 +189,7 @@ def tokenizer_files(name, revision="main", quiet=False):
             try:
                 for url, filename in wanted:
                     fetch(session, url, target / filename, True, quiet)
-                Tokenizer.from_files(target / "vocab.json", target / "merges.txt")
+                check_files(target / "vocab.json", target / "merges.txt")
             except (ValueError, OSError):
                 shutil.rmtree(target, ignore_errors=True)  # nothing half-made or unchecked is kept
                 remove_empty_folders(target.parent, home())
@@ -239,7 +239,7 @@ def download_and_convert(name, files, headers, target, staged, quiet):
                           leave=False) as bar:  # fmt: skip
             config, tensors, vocab = load_dir(staged, bar.update)  # OpenAI's checkpoints: every tensor's CRC-32C
         if vocab is not None:
-            Tokenizer.from_files(*vocab)
+            check_files(*vocab)
     except (ValueError, OSError) as e:
         unchecked = [p for p in staged.iterdir() if p.suffix not in (".sha256", ".part") and not checked(p)]
         for path in unchecked:

@@ -20,8 +20,8 @@ import struct
 
 import numpy as np
 
+from ..files import atomic_write
 from . import bfloat16_to_float32
-from .files import atomic_write
 
 DTYPES = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16,  # bf16: upper half of a float32
