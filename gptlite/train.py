@@ -153,6 +153,14 @@ def tokens_of(data, tokenizer, val_fraction=0.05):
     return train, val, bytes_per_token, fingerprint
 
 
+def check_tokens(train, val, tokenizer, n_ctx):
+    """The ids fit the tokenizer, and both parts are longer than a training window."""
+    if tokenizer is not None and max(train.max(initial=0), val.max(initial=0)) >= tokenizer.n_vocab:
+        raise ValueError(f"the data has token ids beyond the tokenizer's {tokenizer.n_vocab}")
+    if min(len(train), len(val)) <= n_ctx + 1:
+        raise ValueError(f"the data is too short for n_ctx={n_ctx}: both parts need more tokens than that")
+
+
 def save_tokens(out_dir, train, val, bytes_per_token, fingerprint):
     """The token files of a run in OUT: train.bin, val.bin (uint16 when the ids fit) and data.json."""
     dtype = np.uint16 if max(train.max(initial=0), val.max(initial=0)) < 1 << 16 else np.uint32
@@ -382,12 +390,20 @@ def fit(data=None, *, model=None, tokenizer=None, out=None, resume=False, quiet=
              "steps": steps, "lr": lr, "warmup": warmup, "weight_decay": weight_decay, "clip": clip,
              "eval_every": eval_every, "save_every": save_every, "seed": seed}  # fmt: skip
     given = check_settings({k: v for k, v in named.items() if v is not None})
-    out = Path(out) if out is not None else None
-    folder = checkpoint_folder(out) if out is not None and out.is_dir() else None
-    if folder is not None and not resume:
-        raise ValueError(f"{out} already holds a training run: resume it (--resume), or choose another --out")
     if resume and out is None:
         raise ValueError("resuming needs the run's directory: pass out")
+    if out is None:
+        return train_run(data, model, tokenizer, None, resume, quiet, given)
+    with exclusive(Path(out)):
+        remove_leftovers(Path(out))
+        return train_run(data, model, tokenizer, Path(out), resume, quiet, given)
+
+
+def train_run(data, model, tokenizer, out, resume, quiet, given):
+    """fit() once the settings are checked and OUT (if any) is held: the run in OUT resumed or a new one."""
+    folder = checkpoint_folder(out) if out is not None else None
+    if folder is not None and not resume:
+        raise ValueError(f"{out} already holds a training run: resume it (--resume), or choose another --out")
     saved = json.loads((folder / "train_state.json").read_text(encoding="utf-8")) if folder is not None else None
     if model is not None and saved is not None:
         raise ValueError(f"{out} holds a run already: resume it without a model, or fine-tune into another --out")
@@ -409,27 +425,24 @@ def fit(data=None, *, model=None, tokenizer=None, out=None, resume=False, quiet=
     if data is None and saved is None:
         raise ValueError("data is needed to start a run (--data; resuming reads it from OUT)")
     fingerprint = None
-    if data is not None:
+    config = model.config if model is not None else Config(tokenizer.n_vocab, s.n_ctx, s.n_embd, s.n_head, s.n_layer)
+    if data is not None:  # checked whole before anything is written, so that a refused start leaves nothing
         train_ids, val_ids, bytes_per_token, data_sha = tokens_of(data, tokenizer)
         fingerprint = {"data_sha256": data_sha, "tokenizer_sha256": vocabulary_sha256(tokenizer)}
         if saved is not None and fingerprint != saved["data"]:
             raise ValueError(f"{out} was trained on other data or another tokenizer: leave them out to resume it")
+        check_tokens(train_ids, val_ids, tokenizer, s.n_ctx)
+    check_memory(config, s.batch_size, s.n_ctx)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if not (out / "data.json").is_file():
-            save_tokens(out, train_ids, val_ids, bytes_per_token, fingerprint)
+        if saved is None and data is not None and not holds_tokens(out, fingerprint):
+            save_tokens(out, train_ids, val_ids, bytes_per_token, fingerprint)  # no run yet: OUT's tokens are ours
         train_ids, val_ids, meta = load_tokens(out)
         if fingerprint is not None and meta.get("fingerprint") != fingerprint:
             raise ValueError(f"{out} holds the tokens of other data: use another --out")
         fingerprint, bytes_per_token = fingerprint or saved["data"], meta["bytes_per_token"]
-    if tokenizer is not None and max(train_ids.max(initial=0), val_ids.max(initial=0)) >= tokenizer.n_vocab:
-        raise ValueError(f"the data has token ids beyond the tokenizer's {tokenizer.n_vocab}")
-    if min(len(train_ids), len(val_ids)) <= s.n_ctx + 1:
-        raise ValueError(f"the data is too short for n_ctx={s.n_ctx}: both parts need more tokens than that")
+        check_tokens(train_ids, val_ids, tokenizer, s.n_ctx)
 
     # The model and the optimizer.
-    config = model.config if model is not None else Config(tokenizer.n_vocab, s.n_ctx, s.n_embd, s.n_head, s.n_layer)
-    check_memory(config, s.batch_size, s.n_ctx)
     params = model.copy().params if model is not None else init_params(config, seed=s.seed)
     optimizer = AdamW(flatten(params), weight_decay=s.weight_decay)
     step, history = 0, []
@@ -443,16 +456,28 @@ def fit(data=None, *, model=None, tokenizer=None, out=None, resume=False, quiet=
             state = {"history": history, "settings": run_settings, "data": fingerprint}
             save_checkpoint(out, config, params, optimizer, step, tokenizer, state)
 
+    def stop_unless_finite(what, finite):
+        if not finite:
+            kept = checkpoint_folder(out) if out is not None else None
+            raise ValueError(
+                f"the training diverged at step {step + 1}: {what} is not finite (a smaller learning rate, --lr, "
+                "may help); "
+                + (f"the last finite checkpoint, step {int(kept.name[5:])}, is kept" if kept else "nothing was saved")
+            )
+
     losses, interrupted = [], False
     bar = progress_bar(quiet, total=s.steps, initial=step, unit="step", desc="training")
     tokens_done, t0 = 0, time.perf_counter()
     try:
         while step < s.steps:
             ids, targets = batch(train_ids, step, s.seed, s.batch_size, s.n_ctx)
-            loss, acts = forward(params, ids, targets, config)
-            grads = flatten(backward(params, acts))
-            clip_gradients(grads, s.clip)
-            optimizer.step(flat, grads, learning_rate(step, s.lr, s.warmup, s.steps))
+            with np.errstate(over="ignore", invalid="ignore"):  # a divergence is caught below, in one line
+                loss, acts = forward(params, ids, targets, config)
+                stop_unless_finite("the loss", math.isfinite(loss))
+                grads = flatten(backward(params, acts))
+                stop_unless_finite("the gradient", math.isfinite(clip_gradients(grads, s.clip)))
+                optimizer.step(flat, grads, learning_rate(step, s.lr, s.warmup, s.steps))
+                stop_unless_finite("a weight", all(np.isfinite(p).all() for p in flat.values()))
             step += 1
             losses.append(float(loss))
             tokens_done += ids.size

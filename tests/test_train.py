@@ -287,7 +287,7 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_it_starts(corpus, tmp
 
 CRASHER = """
 import os, sys
-from gptlite.weights import files
+from gptlite import files
 from gptlite.train import main
 target, count = int(sys.argv[1]), [0]
 real_replace = os.replace
@@ -331,6 +331,7 @@ def test_killed_at_every_write_resume_gives_the_last_complete_checkpoint(corpus,
         folder = checkpoint_folder(out)
         assert {n: (folder / n).read_bytes() for n in expected} == expected, k
         assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [folder.name]
+        assert not list(out.rglob("*.tmp")), k  # the killed write's temporary file is gone too
 
 
 def test_a_full_disk_during_a_save_keeps_the_last_checkpoint(corpus, tmp_path, monkeypatch, capsys):
