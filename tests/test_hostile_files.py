@@ -15,10 +15,13 @@ import types
 import zipfile
 import zlib
 from collections import OrderedDict
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import gptlite
 from gptlite import GPT, Tokenizer
 from gptlite.tokenizer import bytes_to_unicode
 from gptlite.weights import safetensors, tf_checkpoint, torch_checkpoint
@@ -26,6 +29,7 @@ from gptlite.weights.checkpoint import load_dir
 
 from helpers import MODELS
 
+ASSETS = Path(gptlite.__file__).parent / "assets"
 MAX_MB = 64  # far above what these small files justify, far below what the attacks would take
 
 
@@ -296,16 +300,17 @@ def test_a_refused_pickle_leaves_no_trace(tmp_path):
 
 def model_copy(tmp_path, name="f16"):
     directory = tmp_path / "model"
-    shutil.copytree(MODELS / name, directory, ignore=shutil.ignore_patterns("reference.npz", "inside.npz"))
+    source = ASSETS / "gptlite-shakespeare" if name == "shakespeare" else MODELS / name
+    shutil.copytree(source, directory, ignore=shutil.ignore_patterns("reference.npz", "inside.npz"))
     return directory
 
 
 @pytest.mark.parametrize(
     "edit, message",
-    [({"n_layer": 1_000_000}, "1000000 layers"), ({"n_layer": 10**30}, "layers"), ({"n_embd": "32"}, "n_embd"),
+    [({"n_layer": 1_000_000}, "1000000 layers"), ({"n_layer": 10**30}, "n_layer"), ({"n_embd": "32"}, "n_embd"),
      ({"n_head": 0}, "n_head"), ({"vocab_size": -5}, "n_vocab"), ({"layer_norm_epsilon": "x"}, "layer_norm_epsilon"),
      ({"scale_attn_weights": "yes"}, "scale_attn_weights"), ({"model_type": "llama"}, "not GPT-2"),
-     ({"n_inner": 10**12}, "shape")],
+     ({"n_inner": 10**12}, "n_inner"), ({"n_inner": 10**6}, "shape")],
 )  # fmt: skip
 def test_hostile_configs(tmp_path, edit, message):
     directory = model_copy(tmp_path)
@@ -314,7 +319,59 @@ def test_hostile_configs(tmp_path, edit, message):
     assert message in refuses(lambda: load_dir(directory))
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", "{", '"config"', "[" * 100_000])
+# What each config field read must be, in each of the three config files (None: null is allowed too).
+INTEGER, NUMBER, TEXT, BOOLEAN = (int,), (int, float), (str,), (bool,)
+HF_KINDS = {"model_type": TEXT, "add_cross_attention": BOOLEAN, "activation_function": TEXT, "vocab_size": INTEGER,
+            "n_positions": INTEGER, "n_ctx": INTEGER, "n_embd": INTEGER, "n_head": INTEGER, "n_layer": INTEGER,
+            "n_inner": (*INTEGER, None), "layer_norm_epsilon": NUMBER, "scale_attn_weights": BOOLEAN,
+            "scale_attn_by_inverse_layer_idx": BOOLEAN, "tie_word_embeddings": BOOLEAN}  # fmt: skip
+OPENAI_KINDS = {k: INTEGER for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")}
+CONVERTED_KINDS = {**OPENAI_KINDS, "n_inner": (*INTEGER, None), "activation": TEXT, "layer_norm_epsilon": NUMBER,
+                   "scale_attn_weights": BOOLEAN, "scale_attn_by_inverse_layer_idx": BOOLEAN,
+                   "tie_word_embeddings": BOOLEAN}  # fmt: skip
+HOSTILE = [["gelu"], {"gelu": 1}, [], "12", "gelu", True, False, 12.5, float("nan"), float("inf"), -1, 0, 10**30,
+           10**400, None]  # fmt: skip
+
+
+def of_kind(value, kinds):
+    """Whether a value is of the kind a field takes (a bool is no number; NaN and infinities are no numbers)."""
+    if value is None or isinstance(value, bool):
+        return None in kinds if value is None else bool in kinds
+    types = tuple(k for k in kinds if k is not None)
+    return isinstance(value, types) and (not isinstance(value, float) or abs(value) < float("inf"))
+
+
+def hostile_config(tmp_path, name, file, field, value):
+    directory = model_copy(tmp_path, name)
+    if file == "gptlite.json":
+        meta = json.loads((directory / file).read_text())
+        meta["config"][field] = value
+    else:
+        meta = json.loads((directory / file).read_text()) | {field: value}
+    (directory / file).write_text(json.dumps(meta))
+    return directory
+
+
+@pytest.mark.parametrize(
+    "name, file, kinds",
+    [("f16", "config.json", HF_KINDS), ("depth6-tf", "hparams.json", OPENAI_KINDS),
+     ("shakespeare", "gptlite.json", CONVERTED_KINDS)],
+)  # fmt: skip
+def test_every_config_field_of_a_wrong_kind_is_refused_naming_it(tmp_path, name, file, kinds):
+    """Every field of every config file, given lists, objects, strings for numbers, bools for numbers, floats
+    for integers, NaN, infinities and huge numbers: a value of the wrong kind is refused in one line that names
+    the file and the field; one of the right kind loads or is refused in one line."""
+    for field, allowed in kinds.items():
+        for i, value in enumerate(HOSTILE):
+            directory = hostile_config(tmp_path / f"{field}-{i}", name, file, field, value)
+            if of_kind(value, allowed):
+                reads_or_refuses(partial(load_dir, directory))
+            else:
+                message = refuses(partial(load_dir, directory))
+                assert file in message and field in message, (field, value, message)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "{", '"config"', "[" * 100_000, '{"n_layer": 1' + "0" * 5000 + "}"])
 def test_configs_that_are_not_objects(tmp_path, text):
     directory = model_copy(tmp_path)
     (directory / "config.json").write_text(text)

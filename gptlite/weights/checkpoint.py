@@ -25,6 +25,7 @@ somewhere inside a matrix product.
 """
 
 import json
+import math
 import re
 import shutil
 from dataclasses import asdict
@@ -59,11 +60,53 @@ def read_json_object(path):
     try:
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # bad UTF-8, bad JSON, or an integer of more than 4,300 digits
         raise ValueError(f"{path}: not valid JSON ({str(e)[:100]})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a JSON object, found {type(raw).__name__}")
     return raw
+
+
+# What each field of a config file must hold, checked before any is used (a list where a string belongs would
+# otherwise surface as a TypeError deep inside). Ranges are Config's to check; LARGEST bounds every number so
+# that no message quotes a thousand digits and no shape is computed from one.
+INTEGER, OPTIONAL_INTEGER, NUMBER, TEXT, BOOLEAN = (
+    "an integer", "null or an integer", "a finite number", "a string", "true or false"
+)  # fmt: skip
+LARGEST = 2**31 - 1
+HF_KINDS = {"model_type": TEXT, "add_cross_attention": BOOLEAN, "activation_function": TEXT, "vocab_size": INTEGER,
+            "n_positions": INTEGER, "n_ctx": INTEGER, "n_embd": INTEGER, "n_head": INTEGER, "n_layer": INTEGER,
+            "n_inner": OPTIONAL_INTEGER, "layer_norm_epsilon": NUMBER, "scale_attn_weights": BOOLEAN,
+            "scale_attn_by_inverse_layer_idx": BOOLEAN, "tie_word_embeddings": BOOLEAN}  # fmt: skip
+OPENAI_KINDS = {k: INTEGER for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")}
+CONVERTED_KINDS = {**OPENAI_KINDS, "n_inner": OPTIONAL_INTEGER, "activation": TEXT, "layer_norm_epsilon": NUMBER,
+                   "scale_attn_weights": BOOLEAN, "scale_attn_by_inverse_layer_idx": BOOLEAN,
+                   "tie_word_embeddings": BOOLEAN}  # fmt: skip
+
+
+def is_kind(value, kind):
+    """Whether a JSON value is of one of the kinds above (a bool is no number; NaN and infinities are none)."""
+    if kind == BOOLEAN:
+        return isinstance(value, bool)
+    if kind == TEXT:
+        return isinstance(value, str)
+    if value is None:
+        return kind == OPTIONAL_INTEGER
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if kind == NUMBER:
+        return (isinstance(value, int) or math.isfinite(value)) and abs(value) <= LARGEST
+    return isinstance(value, int) and abs(value) <= LARGEST
+
+
+def check_kinds(raw, kinds, path):
+    """Each field of `kinds` that `raw` holds is of its kind, or a one-line ValueError naming file and field."""
+    for key, kind in kinds.items():
+        if key in raw and not is_kind(raw[key], kind):
+            shown = repr(raw[key])
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            bound = f" of at most {LARGEST}" if kind in (INTEGER, OPTIONAL_INTEGER, NUMBER) else ""
+            raise ValueError(f"{path}: {key} must be {kind}{bound}, got {shown}")
 
 
 def hf_config(path):
@@ -75,6 +118,7 @@ def hf_config(path):
     precision of a half-precision model, and gptlite computes in float32 anyway) or refused in one line.
     """
     raw = read_json_object(path)
+    check_kinds(raw, HF_KINDS, path)
     if raw.get("model_type", "gpt2") != "gpt2":
         raise ValueError(f"{path}: model_type {str(raw['model_type'])[:40]!r} is not GPT-2")
     if raw.get("add_cross_attention"):
@@ -108,6 +152,7 @@ def hf_config(path):
 def openai_config(path):
     """Read OpenAI's `hparams.json`; its keys are gptlite's."""
     raw = read_json_object(path)
+    check_kinds(raw, OPENAI_KINDS, path)
     try:
         return Config(**{k: raw[k] for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")})
     except KeyError as e:
@@ -172,6 +217,7 @@ def load_dir(directory, progress=None):
         meta = read_json_object(directory / META_FILE)
         if meta.get("format") != FORMAT or meta.get("version") != VERSION or not isinstance(meta.get("config"), dict):
             raise ValueError(f"{directory / META_FILE}: not a gptlite v{VERSION} model")
+        check_kinds(meta["config"], CONVERTED_KINDS, directory / META_FILE)
         try:
             config = Config(**meta["config"])
         except (TypeError, ValueError) as e:
