@@ -28,9 +28,11 @@ silently turning into a control token is a classic prompt-injection bug.
 import codecs
 import heapq
 import json
+import operator
 import os
+from array import array
 from collections import Counter, defaultdict
-from itertools import chain
+from itertools import chain, pairwise, starmap
 from pathlib import Path
 
 import regex
@@ -50,6 +52,8 @@ ENDOFTEXT = "<|endoftext|>"
 NO_MERGE = float("inf")  # the rank of a pair that is not in the merge list
 CACHE_PIECES = 100_000  # pieces whose ids are remembered between calls, at most
 CACHE_PIECE_CHARS = 64  # longer pieces are not remembered
+POSITION_BITS = 32  # merge_by_rank's heap entries are rank << 32 | position: pieces are shorter than 2^31 bytes
+POSITION_MASK = (1 << POSITION_BITS) - 1
 STREAM_CARRY = 1 << 20  # characters encode_stream looks back for a place to cut a stream
 
 
@@ -73,11 +77,20 @@ class Tokenizer:
         self.special_tokens = {ENDOFTEXT: encoder[ENDOFTEXT]} if ENDOFTEXT in encoder else {}
         byte_encoder = bytes_to_unicode()
         byte_decoder = {c: b for b, c in byte_encoder.items()}
-        # str.translate table: a piece's bytes, read as Latin-1 (one char per byte), become BPE symbols in one call.
-        self._byte_symbols = str.maketrans({chr(b): c for b, c in byte_encoder.items()})
         self.token_bytes = [b""] * (max(encoder.values()) + 1)  # id -> the bytes it stands for
         for symbol, i in encoder.items():
             self.token_bytes[i] = bytes(byte_decoder[c] for c in symbol)
+        self._symbols = [""] * len(self.token_bytes)  # id -> symbol string
+        for symbol, i in encoder.items():
+            self._symbols[i] = symbol
+        self._byte_ids = [encoder[byte_encoder[b]] for b in range(256)]
+        self._whole = {self.token_bytes[i]: i for s, i in encoder.items() if s not in self.special_tokens}
+        n = len(self.token_bytes)
+        self._rank_of = pair_rank_function(
+            {(encoder[left], encoder[right]): r for (left, right), r in self.ranks.items()}, n
+        )
+        self._merged = [encoder[left + right] for left, right in merges]  # rank -> the id its merge makes
+        self._pattern = PATTERN
         self._cache = {}  # piece -> ids; text repeats its words, so most pieces are seen before
 
     @classmethod
@@ -126,62 +139,32 @@ class Tokenizer:
         return self.special_tokens.get(ENDOFTEXT)
 
     def bpe(self, symbols: str) -> list[str]:
-        """Merge a piece's byte symbols, best-ranked pair first, until no pair in the merge list is left.
-
-        The candidate pairs wait in a heap ordered by (rank, position), and the symbols form a linked
-        list (`after[i]`, `before[i]`: the neighbours of symbol i), so each merge costs O(log n) and a
-        piece of n bytes O(n log n) in all, however long it is (the obvious loop, find the best pair
-        and rebuild the list, is O(n^2): minutes for a 100,000-letter word). Taking the leftmost best
-        pair each time gives what encoder.py's merge-every-occurrence passes give: a merge's result
-        only ever pairs at a worse rank than the merge itself (tests/test_tokenizer.py checks this of
-        all 50,000 merges, and compares the two loops).
-        """
-        parts = list(symbols)  # parts[i]: the symbol at i, or None once merged into its left neighbour
-        n, ranks = len(parts), self.ranks
-        after, before = list(range(1, n + 1)), list(range(-1, n - 1))  # after[i] == n: i is the last
-        heap = [(ranks[pair], i) for i, pair in enumerate(zip(parts, parts[1:])) if pair in ranks]
-        heapq.heapify(heap)
-        while heap:
-            rank, i = heapq.heappop(heap)
-            j = after[i]
-            if parts[i] is None or j == n or ranks.get((parts[i], parts[j])) != rank:
-                continue  # stale: a merge since this entry was pushed changed one of the two symbols
-            merged = parts[i] = parts[i] + parts[j]  # merge j into i, and unlink j
-            parts[j] = None
-            k = after[i] = after[j]
-            h = before[i]
-            if k < n:  # the new symbol's pair with its right neighbour
-                before[k] = i
-                rank = ranks.get((merged, parts[k]))
-                if rank is not None:
-                    heapq.heappush(heap, (rank, i))
-            if h >= 0:  # and with its left neighbour
-                rank = ranks.get((parts[h], merged))
-                if rank is not None:
-                    heapq.heappush(heap, (rank, h))
-        return [part for part in parts if part is not None]
+        """Merge a piece's byte symbols, best-ranked pair first, until no pair in the merge list is left."""
+        ids = merge_by_rank(array("i", [self.encoder[c] for c in symbols]), self._rank_of, self._merged)
+        return [self._symbols[i] for i in ids]
 
     def _encode_piece(self, piece):
-        symbols = piece.encode("utf-8").decode("latin-1").translate(self._byte_symbols)
-        token = self.encoder.get(symbols)
+        data = piece.encode("utf-8")
+        token = self._whole.get(data)
         # A piece that is itself a token is that token: BPE on any vocabulary symbol gives back the
         # symbol (tests/test_tokenizer.py checks this for all 50,257), so most words skip the merge loop.
-        return [token] if token is not None else [self.encoder[s] for s in self.bpe(symbols)]
+        if token is not None:
+            return [token]
+        return merge_by_rank(array("i", map(self._byte_ids.__getitem__, data)), self._rank_of, self._merged)
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text, treating any special-token text in it as ordinary text."""
-        pieces = PATTERN.findall(without_lone_surrogates(text))
+        pieces = self._pattern.findall(without_lone_surrogates(text))
         cache = self._cache
         new = {piece: self._encode_piece(piece) for piece in set(pieces).difference(cache)}  # each piece once
-        if len(cache) + len(new) > CACHE_PIECES:
-            cache.clear()  # memory stays bounded: start afresh rather than grow with every text ever seen
-        cache.update(new)
+        cache.update(new)  # every piece of this text is in the cache now, for the one lookup below
         ids = list(chain.from_iterable(map(cache.__getitem__, pieces)))
-        for piece in new:
-            if len(piece) > CACHE_PIECE_CHARS:
-                del cache[piece]  # a long piece rarely comes again
         if len(cache) > CACHE_PIECES:
-            cache.clear()
+            cache.clear()  # memory stays bounded: start afresh rather than grow with every text ever seen
+        else:
+            for piece in new:
+                if len(piece) > CACHE_PIECE_CHARS:
+                    del cache[piece]  # a long piece rarely comes again
         return ids
 
     def encode(self, text: str, allowed_special=frozenset(), disallowed_special="all") -> list[int]:
@@ -240,7 +223,7 @@ class Tokenizer:
             b for t in self.special_tokens for b in range(len(text) - len(t) + 1, len(text)) if t.startswith(text[b:])
         ]
         limit = min(begun, default=len(text))  # where a special token that the next block may complete begins
-        starts = [m.start() for m in PATTERN.finditer(text, start)][:-1]  # the last piece may still grow
+        starts = [m.start() for m in self._pattern.finditer(text, start)][:-1]  # the last piece may still grow
         candidates = [s for s in starts if s <= limit and not text[s - 1].isspace()]
         return max(candidates, default=start)
 
@@ -261,13 +244,76 @@ class Tokenizer:
         return [self.token_bytes[self._check_id(i)].decode("utf-8", errors="replace") for i in ids]
 
     def _check_id(self, i):
-        if not 0 <= i < len(self.token_bytes):
-            raise ValueError(f"token id {i} is not in [0, {len(self.token_bytes)})")
-        return int(i)
+        return check_token_id(i, len(self.token_bytes))
 
     def stream_decoder(self):
         """A StreamDecoder: token ids in one at a time, text out, never half a character."""
         return StreamDecoder(self.token_bytes)
+
+
+def check_token_id(i, n_vocab):
+    """i as an int, if it is an integer (Python's or NumPy's, not a bool or a float) in [0, n_vocab)."""
+    if isinstance(i, bool):
+        raise ValueError(f"token ids are integers, got {i!r}")
+    try:
+        i = operator.index(i)
+    except TypeError:
+        raise ValueError(f"token ids are integers, got {str(i)[:40]!r} ({type(i).__name__})") from None
+    if not 0 <= i < n_vocab:
+        raise ValueError(f"token id {i} is not in [0, {n_vocab})")
+    return i
+
+
+def pair_rank_function(pair_ranks, n_vocab):
+    """rank_of(left, right) for `merge_by_rank`, from a merge list's {(left id, right id): rank}."""
+    keyed = {left * n_vocab + right: rank for (left, right), rank in pair_ranks.items()}  # one int per pair: faster
+
+    def rank_of(left, right):
+        return keyed.get(left * n_vocab + right)
+
+    return rank_of
+
+
+def merge_by_rank(parts, rank_of, merged_ids):
+    """Byte pair encoding of one piece: `parts` (an int array, one token id per byte; used up) -> its tokens' ids.
+
+    Repeatedly merge the adjacent pair whose `rank_of(left, right)` is lowest (the leftmost of equal ones) into
+    the token `merged_ids[rank]`, until no adjacent pair has a rank. This is tiktoken's order, and encoder.py's:
+    its loop merges every occurrence of the best pair at once, left to right, which comes to the same, because a
+    merge's result only ever pairs at a worse rank than the merge itself (tests/test_tokenizer.py checks this of
+    all of GPT-2's 50,000 merges, and compares the two loops).
+
+    The candidate pairs wait in a heap, and the parts form a linked list (`after[i]`, `before[i]`: the
+    neighbours of part i), so each merge costs O(log n) and a piece of n bytes O(n log n) in all, however long
+    it is (the obvious loop, find the best pair and rebuild the list, is O(n^2): minutes for a 100,000-letter
+    word). Memory is what bounds a long piece, so everything is packed: three arrays of 4-byte ints, and a heap
+    of single ints, rank << 32 | position: about 50 bytes per byte of the piece (Python tuples and lists took
+    190).
+    """
+    n = len(parts)
+    after, before = array("i", range(1, n + 1)), array("i", range(-1, n - 1))  # after[i] == n: i is the last
+    heap = [rank << POSITION_BITS | i for i, rank in enumerate(starmap(rank_of, pairwise(parts))) if rank is not None]
+    heapq.heapify(heap)
+    while heap:
+        key = heapq.heappop(heap)
+        rank, i = key >> POSITION_BITS, key & POSITION_MASK
+        j = after[i]
+        if j == n or parts[i] < 0 or rank_of(parts[i], parts[j]) != rank:
+            continue  # stale: a merge since this entry was pushed changed one of the two parts
+        merged = parts[i] = merged_ids[rank]  # merge j into i, and unlink j
+        parts[j] = -1
+        k = after[i] = after[j]
+        h = before[i]
+        if k < n:  # the new token's pair with its right neighbour
+            before[k] = i
+            rank = rank_of(merged, parts[k])
+            if rank is not None:
+                heapq.heappush(heap, rank << POSITION_BITS | i)
+        if h >= 0:  # and with its left neighbour
+            rank = rank_of(parts[h], merged)
+            if rank is not None:
+                heapq.heappush(heap, rank << POSITION_BITS | h)
+    return [part for part in parts if part >= 0]
 
 
 class StreamDecoder:
@@ -279,7 +325,7 @@ class StreamDecoder:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def __call__(self, token):
-        return self._utf8.decode(self._token_bytes[token])
+        return self._utf8.decode(self._token_bytes[check_token_id(token, len(self._token_bytes))])
 
     def flush(self):
         """Whatever bytes are left over at the end, as U+FFFD."""

@@ -1,7 +1,9 @@
 import json
 import random
 import time
+import tracemalloc
 
+import numpy as np
 import pytest
 import regex
 
@@ -195,3 +197,72 @@ def test_unknown_special_tokens(tok):
         tok.encode("x <|foo|>", disallowed_special={"<|foo|>"})
     with pytest.raises(ValueError, match="text must be a string"):
         tok.encode(b"bytes")
+
+
+def random_documents(n_documents, seed):
+    """Documents of random four-letter words: almost every word a new piece, so that the cache fills."""
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return [" ".join("".join(rng.choices(letters, k=4)) for _ in range(200)) for _ in range(n_documents)]
+
+
+@pytest.mark.parametrize("limit", [50, 1000, None])  # None: the default, 100,000 pieces
+def test_the_same_ids_whether_the_cache_is_cold_warm_or_full(monkeypatch, limit):
+    """Issue 23, failure 1: once the cache filled, encode_ordinary cleared it between working out a text's new
+    pieces and looking them up, and raised KeyError."""
+    import gptlite.tokenizer as tokenizer_module
+
+    if limit is not None:
+        monkeypatch.setattr(tokenizer_module, "CACHE_PIECES", limit)
+    cold = Tokenizer.from_pretrained("gpt2")
+    expected = {}
+    for text in random_documents(4, seed=1):
+        cold._cache.clear()
+        expected[text] = cold.encode(text)
+    n_documents = 700 if limit is None else 40  # 700 x 200 random words fill 100,000 pieces
+    documents = random_documents(n_documents, seed=2)
+    known = list(expected)
+    for k in range(0, n_documents, 10):  # the known documents come back while the cache fills and empties
+        documents[k] = known[k // 10 % len(known)]
+    tok = Tokenizer.from_pretrained("gpt2")
+    for text in documents:
+        ids = tok.encode(text)
+        if text in expected:
+            assert ids == expected[text]
+        assert len(tok._cache) <= tokenizer_module.CACHE_PIECES
+    assert tok.decode(ids) == text
+
+
+@pytest.mark.parametrize("ids", [[1.5], [True], [False], [np.float64(3.0)], np.array([1.0, 2.0]), ["1"], [None]])
+def test_ids_that_are_not_integers_are_refused(tok, ids):
+    """Issue 23, failure 8: decode([1.5]) gave decode([1]), and bools counted as 0 and 1."""
+    for method in (tok.decode, tok.decode_bytes, tok.to_str_tokens):
+        with pytest.raises(ValueError, match="token ids are integers"):
+            method(ids)
+    with pytest.raises(ValueError, match="token ids are integers"):
+        tok.stream_decoder()(ids[0])
+
+
+def test_numpy_integers_are_ids(tok):
+    ids = tok.encode("Hello world")
+    for dtype in (np.int64, np.int32, np.uint16):
+        assert tok.decode(np.array(ids, dtype)) == "Hello world"
+        assert tok.to_str_tokens(np.array(ids, dtype)) == tok.to_str_tokens(ids)
+    with pytest.raises(ValueError, match="token id -1 is not in"):
+        tok.stream_decoder()(-1)  # not the last token, as a list index would give
+
+
+@pytest.mark.parametrize("text", ["a" * 100_000, "\u6c49" * 35_000, "!" * 100_000])
+def test_the_memory_of_one_long_piece_is_bounded(text):
+    """Issue 23: one piece of 10,000,000 letters peaked at 1-1.8 GB, 190 bytes per byte of the piece (tuples
+    in lists); packed into arrays of ints it takes about 50."""
+    tok = Tokenizer.from_pretrained("gpt2")
+    n_bytes = len(text.encode("utf-8"))
+    tracemalloc.start()
+    try:
+        ids = tok.encode(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * n_bytes, f"{peak / n_bytes:.0f} bytes per byte"
+    assert tok.decode(ids) == text
