@@ -45,6 +45,29 @@ def positive(text):
     return value
 
 
+def decode_block(decoder, block, name, offset):
+    """The text of the next block of a UTF-8 stream (b"" ends it) through an incremental decoder that has
+    decoded its first `offset` bytes; an error is a one-line ValueError naming the byte's offset in the whole
+    stream, not in the block."""
+    pending = len(decoder.getstate()[0])  # the start of a character that the previous block cut
+    try:
+        return decoder.decode(block, final=not block)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{name}: not UTF-8 text (byte {offset - pending + e.start}: {e.reason})") from None
+
+
+def available_memory():
+    """Bytes of memory free for a new process (Linux's MemAvailable), or None where that cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def run(prog, action, interrupted=""):
     """Call action(); report ValueError / OSError in one line (exit 2) and Ctrl-C with `interrupted` (exit 130)."""
     try:

@@ -110,6 +110,25 @@ def _check_pattern(pattern, names):
         )
 
 
+def returned(changed, shape, dtype, name):
+    """What a hook returned for the activation `name` of `shape`, as a new array of `dtype`; else a one-line
+    ValueError. It must have that shape and hold no NaN or infinity (the next steps would spread them to every
+    logit), but for -inf in attn.scores, which hides a key as the mask does."""
+    got = None if changed is None else np.shape(changed)
+    if got != tuple(shape):
+        raise ValueError(
+            f"the hook for {name} must return an array of shape {list(shape)}, got {None if got is None else list(got)}"
+        )
+    changed = np.array(changed, dtype=dtype)  # a copy: the model may work in place on what it goes on with
+    bad = np.isnan(changed) | (changed == np.inf) if name.endswith("attn.scores") else ~np.isfinite(changed)
+    if bad.any():
+        where = [int(i) for i in np.argwhere(bad)[0]]
+        raise ValueError(
+            f"the hook for {name} returned {changed[tuple(where)]} at {where}: hooks must return finite values"
+        )
+    return changed
+
+
 class Record(Hooks):
     """Hooks that keep copies of the activations matching `names` (glob patterns such as "h.*.attn.pattern",
     or TransformerLens names) in `records`, and replace the activation at each name matching a key of
@@ -141,13 +160,7 @@ class Record(Hooks):
     def __call__(self, name, x):
         record, fns = self._for(name)
         for fn in fns:
-            changed = fn(x, name)
-            if changed is None or np.shape(changed) != x.shape:
-                raise ValueError(
-                    f"the hook for {name} must return an array of shape {list(x.shape)}, "
-                    f"got {None if changed is None else list(np.shape(changed))}"
-                )
-            x = np.array(changed, dtype=x.dtype)  # a copy: the model may work in place on what it goes on with
+            x = returned(fn(x, name), x.shape, x.dtype, name)
         if record:
             self.records[name] = x.copy()  # a copy: later in-place steps cannot change it
         return x

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .backprop import backward, forward
-from .cli import ArgumentParser, at_least, positive, run
+from .cli import ArgumentParser, at_least, available_memory, positive, run
 from .files import atomic_write
 from .gpt import GPT
 from .model import Config, flatten, init_params, nest
@@ -341,18 +341,6 @@ def check_memory(config, batch_size, n_ctx):
             f"a step needs about {needed / 2**30:.1f} GiB for activations and {available / 2**30:.1f} GiB "
             "are free: use a smaller --batch-size or --n-ctx"
         )
-
-
-def available_memory():
-    """Bytes of memory free for a new process (Linux's MemAvailable), or None where that cannot be read."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 # ---------------------------------------------------------------- the loop

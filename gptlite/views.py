@@ -151,8 +151,11 @@ def save_page(path, title, views):
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>body {{ margin: 16px; }} {CSS}</style></head><body>{''.join(parts)}</body></html>\n"
     )
-    with atomic_write(path, "w") as f:
-        f.write(page)
+    try:
+        with atomic_write(path, "w") as f:
+            f.write(page)
+    except OSError as e:  # named by the page's path, not by the temporary file beside it
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 class TokenView(View):
