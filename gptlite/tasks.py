@@ -9,8 +9,9 @@ cuts the generation as the paper did:
   openai/gpt-2#33); 100 tokens by top-k sampling with k = 2; the summary is the first 3 generated sentences.
 * `translate` (Section 3.7, WMT-14): example pairs "english sentence = french sentence", one a line, then
   "english sentence ="; greedy; the translation is the first generated sentence. The paper does not say how many
-  example pairs it used: gptlite's evaluation takes 8 (`TRANSLATION_EXAMPLES`), which with WMT's sentences of about
-  30 words fill about half of GPT-2's 1024-token context.
+  example pairs it used: gptlite's evaluation takes 8 (`gptlite.eval --examples`), which at WMT-14's sentence lengths
+  should fill about two thirds of GPT-2's 1024-token context (an estimate), leaving room for the sentence and its
+  translation.
 * `answer` (Section 3.5, CoQA): the document, the conversation so far as "Q: ..." and "A: ..." lines, the new
   question, then a final "A:"; greedy; the answer is the generation up to the end of its line.
 * `answer_from_memory` (Section 3.8, Natural Questions): example question-answer pairs in the same "Q:"/"A:"
@@ -35,8 +36,6 @@ from .metrics import bleu, exact_match, rouge, token_f1
 from .sampling import is_integer
 
 TLDR = "\nTL;DR:"  # openai/gpt-2#33
-TRANSLATION_EXAMPLES = 8  # the number of example pairs gptlite's evaluation gives `translate` (not in the paper)
-QA_EXAMPLES = 8  # and `answer_from_memory`
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s|$)|$)")
 
