@@ -4,14 +4,24 @@
     python -m gptlite.download gpt2 --source openai          # OpenAI's original TensorFlow checkpoint
     python -m gptlite.download someone/gpt2-finetune --revision v1.0
 
-Prints the cached model's directory. See `gptlite/weights/hub.py` for the cache and the environment variables.
+Prints the cached model's directory. See `gptlite/weights/hub.py` for the cache and the environment variables. A
+directory is printed as it is once it loads as a model; one that holds no model is refused.
 """
 
+import os
 import sys
 
 from .cli import ArgumentParser, run
 from .releases import known_names
+from .weights.checkpoint import load_dir
 from .weights.hub import resolve
+
+
+def download(name, source, revision, quiet):
+    """The directory of the model `name`: fetched and cached, or a local directory checked by loading it."""
+    if os.path.isdir(name):
+        load_dir(name)  # a one-line error for a directory that holds no model
+    return resolve(name, source=source, revision=revision, quiet=quiet)
 
 
 def main(argv=None):
@@ -28,7 +38,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     return run(
         "gptlite.download",
-        lambda: print(resolve(args.name, source=args.source, revision=args.revision, quiet=args.quiet)),
+        lambda: print(download(args.name, args.source, args.revision, args.quiet)),
         interrupted="gptlite.download: interrupted; run again to resume",
     )
 

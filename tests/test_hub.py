@@ -314,3 +314,80 @@ def test_download_checking_and_converting_show_progress(fake, monkeypatch):
     assert {"model.ckpt.data-00000-of-00001", "checking", "converting"} <= set(by_name)
     for desc in ("checking", "converting", "model.ckpt.data-00000-of-00001"):
         assert by_name[desc].n == by_name[desc].total > 0, desc  # every byte and every tensor was counted
+
+
+def empty_folders(root):
+    return [p for p in root.rglob("*") if p.is_dir() and not any(p.iterdir())]
+
+
+HTML = b"<!doctype html><html><body>Sign in to continue</body></html>"
+
+
+@pytest.mark.parametrize(
+    "faults, error",
+    [({"config.json": [401]}, hub.DownloadError), ({"config.json": [503] * hub.ATTEMPTS}, hub.DownloadError),
+     ({"config.json": [("drop", 0)] * hub.ATTEMPTS}, hub.DownloadError),
+     ({"config.json": [404]}, FileNotFoundError),
+     ({name: [("replace", HTML)] for name in ("config.json", "vocab.json", "merges.txt")}, ValueError)],
+)  # fmt: skip
+def test_a_failed_download_leaves_no_empty_folders(fake, faults, error):
+    """Whatever fails (access, a server error, a dropped connection, a missing file, a mirror's HTML page), the
+    cache holds no empty folder afterwards: only what a retry resumes from (a checked file, a .part)."""
+    fake.faults.update(faults)
+    with pytest.raises(error):
+        GPT.from_pretrained("gpt2")
+    assert empty_folders(hub.home()) == []
+
+
+def test_no_server_leaves_no_empty_folders(fake, monkeypatch):
+    fake.server.shutdown()
+    fake.server.server_close()
+    with pytest.raises(hub.DownloadError):
+        GPT.from_pretrained("gpt2")
+    assert empty_folders(hub.home()) == []
+    assert sorted(p.name for p in hub.home().iterdir()) == ["locks"]
+
+
+def test_an_interrupted_start_of_a_download_leaves_no_empty_folders(fake, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hub, "fetch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        GPT.from_pretrained("gpt2")
+    assert empty_folders(hub.home()) == []
+
+
+@pytest.mark.parametrize("everything", [False, True])
+def test_behind_a_mirror_answering_html_generate_falls_back_to_the_bundled_model(fake, capsys, everything):
+    """A captive portal or a broken mirror answers every file (or only the config) with an HTML page and status
+    200: without --model, generate says so in one line and uses the bundled model, as it does offline."""
+    names = ("config.json", "model.safetensors", "vocab.json", "merges.txt") if everything else ("config.json",)
+    for name in names:
+        fake.faults[name] = [("replace", HTML)] * 20
+    assert generate_main(["The king", "-n", "3", "-t", "0"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("The king")
+    notes = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(notes) == 1 and "using the bundled model gptlite-shakespeare" in notes[0], captured.err
+    assert generate_main(["The king", "-n", "3", "--model", "gpt2"]) == 2  # named explicitly: never replaced
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["empty", "files", "file"])
+def test_download_of_a_path_that_holds_no_model_is_refused(fake, capsys, tmp_path, kind):
+    target = tmp_path / "somewhere"
+    if kind != "file":
+        target.mkdir()
+    if kind == "files":
+        (target / "notes.txt").write_text("not a model")
+    if kind == "file":
+        target.write_text("a file")
+    assert download_main([str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(target) in err and "Traceback" not in err
+
+
+def test_download_of_a_model_directory_prints_it(fake, capsys):
+    assert download_main([str(MODELS / "tiny")]) == 0
+    assert capsys.readouterr().out.strip() == str(MODELS / "tiny")

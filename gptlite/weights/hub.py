@@ -230,8 +230,8 @@ def download_and_convert(name, files, headers, target, staged, quiet):
                 if not found and filename == "model.safetensors":  # older repos: weights only as a pickle
                     bin_url = url.replace("model.safetensors", "pytorch_model.bin")
                     fetch(session, bin_url, staged / "pytorch_model.bin", True, quiet)
-    except FileNotFoundError:
-        remove_empty_folders(staged, home())  # a made-up name leaves nothing behind
+    except BaseException:  # a made-up name, no network, Ctrl-C: no empty folder is left, only what resumes
+        remove_empty_folders(staged, home())
         raise
     try:
         shards = [p.stat().st_size for p in staged.iterdir() if p.name.startswith("model.ckpt.data-")]
@@ -244,6 +244,7 @@ def download_and_convert(name, files, headers, target, staged, quiet):
         unchecked = [p for p in staged.iterdir() if p.suffix not in (".sha256", ".part") and not checked(p)]
         for path in unchecked:
             path.unlink()
+        remove_empty_folders(staged, home())
         raise ValueError(
             f"{e}; deleted what had no checksum ({', '.join(p.name for p in unchecked) or 'nothing'}): "
             "run again to fetch it anew"
