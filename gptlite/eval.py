@@ -31,7 +31,7 @@ import os
 import sys
 import time
 
-from .cli import ArgumentParser, at_least, run
+from .cli import ArgumentParser, at_least, available_memory, decode_block, run
 from .files import atomic_write
 from .progress import progress_bar
 from .releases import BUNDLED, known_names
@@ -43,22 +43,26 @@ def read_blocks(path, on_bytes):
     """The text of a file (or stdin for "-") in blocks; on_bytes(n) is told how many bytes each block was."""
     f = sys.stdin.buffer if path == "-" else open(path, "rb")
     try:
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        decoder, offset = codecs.getincrementaldecoder("utf-8")(errors="strict"), 0
         while block := f.read(BLOCK):
             on_bytes(len(block))
-            try:
-                yield decoder.decode(block)
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}: not UTF-8 text ({e.reason} near byte {e.start})") from None
-        yield decoder.decode(b"", final=True)
+            yield decode_block(decoder, block, path, offset)
+            offset += len(block)
+        yield decode_block(decoder, b"", path, offset)
     finally:
         if f is not sys.stdin.buffer:
             f.close()
 
 
-def read_jsonl(path, on_bytes):
-    """The JSON objects of a JSON Lines file (or stdin), one per non-empty line."""
-    return (item for _, item in numbered_jsonl(path, on_bytes))
+def read_jsonl(path, on_bytes, check):
+    """check(item) for the JSON value of each non-empty line of a JSON Lines file (or stdin); a line that check
+    refuses (a ValueError) is a one-line ValueError naming the file and the line."""
+    for number, item in numbered_jsonl(path, on_bytes):
+        try:
+            checked = check(item)
+        except ValueError as e:
+            raise ValueError(f"{path}:{number}: {e}") from None
+        yield checked
 
 
 def numbered_jsonl(path, on_bytes):
@@ -81,30 +85,55 @@ def numbered_jsonl(path, on_bytes):
 def parse_line(path, number, line):
     try:
         return json.loads(line)
-    except (json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # not JSON, or an integer of more than 4,300 digits
         raise ValueError(f"{path}:{number}: not a JSON object ({str(e)[:80]})") from None
 
 
-def passage(path):
-    """The text of each LAMBADA line."""
+def lambada_text(item):
+    """The passage of a LAMBADA line: {"text": "... the last word"}."""
+    from .scoring import last_word
 
-    def text_of(item):
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-            raise ValueError(f'{path}: each line must be {{"text": "..."}}')
-        return item["text"]
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        raise ValueError(f'each line must be {{"text": "..."}}, got {str(item)[:40]}')
+    last_word(item["text"])  # refuses a passage without a word to predict
+    return item["text"]
 
-    return text_of
+
+def choice_item(item):
+    """A multiple-choice line: {"context": "...", "endings": [...], "label": index}; a bool is no index."""
+    from .scoring import check_choice
+
+    if isinstance(item, dict) and isinstance(item.get("label"), bool):
+        raise ValueError(f'"label" must be the index of the right ending, got {str(item["label"]).lower()}')
+    return check_choice(item)
+
+
+def check_batch_memory(config, batch_size, n_seq):
+    """Refuse a --batch-size whose forward pass cannot fit in the memory free, before anything is allocated. A
+    batch of windows of n_seq tokens keeps, per token, its KV cache (2 n_layer n_embd floats), a layer's
+    activations (about 16 n_embd: residual, q/k/v, MLP) and its attention scores (2 n_head n_seq), in float32."""
+    per_row = 4 * n_seq * (2 * config.n_layer * config.n_embd + 16 * config.n_embd + 2 * config.n_head * n_seq)
+    available = available_memory()
+    if available is not None and batch_size * per_row > available:
+        raise ValueError(
+            f"--batch-size {batch_size} needs about {batch_size * per_row / 2**30:.1f} GiB for windows of {n_seq} "
+            f"tokens and {available / 2**30:.1f} GiB are free: use --batch-size {max(1, available // per_row)} or less"
+        )
 
 
 def evaluate(args, bar):
     from .gpt import GPT
     from .scoring import lambada, multiple_choice, perplexity
 
+    if args.file != "-" and os.path.isdir(args.file):
+        raise IsADirectoryError(f"{args.file}: is a directory, not a file")
     if args.file != "-" and not os.path.isfile(args.file):
         raise FileNotFoundError(f"{args.file}: no such file")
     gpt = GPT.from_pretrained(args.model)
     if gpt.tokenizer is None:
         raise ValueError(f"{args.model}: the model has no tokenizer files; evaluation reads text")
+    if args.task in ("perplexity", "lambada"):
+        check_batch_memory(gpt.config, args.batch_size, min(args.context or gpt.config.n_ctx, gpt.config.n_ctx))
     start = time.perf_counter()
     if args.task == "perplexity":
         stream = gpt.tokenizer.encode_stream(read_blocks(args.file, bar.update))
@@ -114,15 +143,14 @@ def evaluate(args, bar):
                   "bits_per_byte": result.bits_per_byte}  # fmt: skip
         n_tokens = result.n_scored
     elif args.task == "lambada":
-        text_of = passage(args.file)
-        result = lambada(gpt, (text_of(item) for item in read_jsonl(args.file, bar.update)), args.batch_size)
+        result = lambada(gpt, read_jsonl(args.file, bar.update, lambada_text), args.batch_size)
         report = {"passages": len(result.greedy), "accuracy": result.accuracy, "perplexity": result.perplexity,
                   "paper_accuracy": result.paper_accuracy}  # fmt: skip
         n_tokens = result.n_tokens
     elif args.task in ZERO_SHOT:
         report, n_tokens = zero_shot(args, gpt, bar), None
     else:
-        result = multiple_choice(gpt, read_jsonl(args.file, bar.update))
+        result = multiple_choice(gpt, read_jsonl(args.file, bar.update, choice_item))
         report = {"items": len(result.labels), "accuracy": result.accuracy, "accuracy_norm": result.accuracy_norm}
         n_tokens = None
     seconds = time.perf_counter() - start
