@@ -1,4 +1,4 @@
-"""GPT-2's byte-level BPE tokenizer, token for token.
+"""GPT-2's byte-level BPE tokenizer, token for token; and GPT-3.5/GPT-4's and GPT-4o's (tiktoken's encodings).
 
 Source: openai/gpt-2 `src/encoder.py`, and Section 2.2 of the GPT-2 paper
 (Radford et al. 2019, "Language Models are Unsupervised Multitask Learners").
@@ -23,6 +23,16 @@ GPT-2's vocabulary is 256 byte symbols + 50,000 merges + `<|endoftext|>` =
 Special tokens follow tiktoken's rules: `encode` refuses text that contains
 `<|endoftext|>` unless the caller says how to treat it, because a user's text
 silently turning into a control token is a classic prompt-injection bug.
+
+The later GPTs' tokenizers are the same machine with other parts (openai/tiktoken,
+`src/lib.rs` `byte_pair_merge`, and `tiktoken_ext/openai_public.py`): cl100k_base
+(GPT-3.5-turbo, GPT-4: 100,256 tokens) and o200k_base (GPT-4o: 199,998) come as rank
+files, one token's bytes and rank per line, with no merge list. A pair of adjacent
+tokens merges at the rank of the token the two make, if they make one, and the
+rank is that token's id. Their patterns keep digits in runs of at most three,
+take a word's leading punctuation mark with it, and (o200k_base) split words
+at case changes. `Tokenizer.from_pretrained("cl100k_base")`, or a model's name
+("gpt-4", "gpt-4o") as tiktoken's `encoding_for_model` maps them.
 """
 
 import codecs
@@ -39,7 +49,19 @@ import regex
 
 from .files import atomic_write
 from .releases import BUNDLED, BUNDLED_DIR, GPT2_VOCAB, RELEASES
-from .vocab import bytes_to_unicode, check_vocab, find_vocab_files, read_vocab
+from .vocab import (
+    ENCODINGS,
+    GPT2,
+    MODEL_ENCODINGS,
+    R50K,
+    TIKTOKEN_DIR,
+    bytes_to_unicode,
+    check_vocab,
+    encoding_name,
+    find_vocab_files,
+    read_ranks,
+    read_vocab,
+)
 
 # The pre-tokenizer, verbatim from openai/gpt-2 src/encoder.py: contractions, letters, digits,
 # other symbols (each with an optional leading space), whitespace not followed by a word, whitespace.
@@ -68,30 +90,91 @@ def without_lone_surrogates(text):
 
 
 class Tokenizer:
-    """Byte-level BPE: `encode(text) -> list[int]`, `decode(ids) -> str`."""
+    """Byte-level BPE: `encode(text) -> list[int]`, `decode(ids) -> str`.
+
+    Two forms of vocabulary: GPT-2's files (`Tokenizer(encoder, merges)`: a pair merges at the rank of its line
+    in the merge list) and tiktoken's rank files (`Tokenizer.from_ranks`: a pair merges at the rank of the token
+    the two make, which is also that token's id). Either way the lowest rank merges first (`merge_by_rank`).
+    """
 
     def __init__(self, encoder, merges):
+        """GPT-2's form: encoder {symbol string: id} (encoder.json) and merges [(left, right), ...] (vocab.bpe)."""
         check_vocab(encoder, merges)
+        self.name = None
         self.encoder = encoder  # symbol string -> id
         self.ranks = {pair: rank for rank, pair in enumerate(merges)}  # (left, right) -> merge priority
-        self.special_tokens = {ENDOFTEXT: encoder[ENDOFTEXT]} if ENDOFTEXT in encoder else {}
-        byte_encoder = bytes_to_unicode()
-        byte_decoder = {c: b for b, c in byte_encoder.items()}
-        self.token_bytes = [b""] * (max(encoder.values()) + 1)  # id -> the bytes it stands for
+        self.mergeable_ranks = None
+        byte_encoder, symbol_bytes = bytes_to_unicode(), bytes_of_symbols(encoder)
+        token_bytes = [b""] * (max(encoder.values()) + 1)  # id -> the bytes it stands for
+        self._symbols = [""] * len(token_bytes)  # id -> symbol string
         for symbol, i in encoder.items():
-            self.token_bytes[i] = bytes(byte_decoder[c] for c in symbol)
-        self._symbols = [""] * len(self.token_bytes)  # id -> symbol string
-        for symbol, i in encoder.items():
-            self._symbols[i] = symbol
-        self._byte_ids = [encoder[byte_encoder[b]] for b in range(256)]
-        self._whole = {self.token_bytes[i]: i for s, i in encoder.items() if s not in self.special_tokens}
-        n = len(self.token_bytes)
-        self._rank_of = pair_rank_function(
-            {(encoder[left], encoder[right]): r for (left, right), r in self.ranks.items()}, n
+            token_bytes[i], self._symbols[i] = symbol_bytes[symbol], symbol
+        special_tokens = {ENDOFTEXT: encoder[ENDOFTEXT]} if ENDOFTEXT in encoder else {}
+        pair_ranks = {(encoder[left], encoder[right]): rank for (left, right), rank in self.ranks.items()}
+        self._build(
+            token_bytes,
+            special_tokens,
+            whole={token_bytes[i]: i for symbol, i in encoder.items() if symbol not in special_tokens},
+            byte_ids=[encoder[byte_encoder[b]] for b in range(256)],
+            rank_of=pair_rank_function(pair_ranks, len(token_bytes)),
+            merged=[encoder[left + right] for left, right in merges],  # rank -> the id its merge makes
+            pattern=PATTERN,
         )
-        self._merged = [encoder[left + right] for left, right in merges]  # rank -> the id its merge makes
-        self._pattern = PATTERN
+
+    @classmethod
+    def from_ranks(cls, mergeable_ranks, pattern, special_tokens, name=None) -> "Tokenizer":
+        """tiktoken's form, as `tiktoken.Encoding(name, pat_str=, mergeable_ranks=, special_tokens=)` takes it:
+        {token bytes: rank} (the rank is the id), the pre-tokenizer's regex, and {special token: id}."""
+        check_ranks(mergeable_ranks, special_tokens)
+        tokenizer = cls.__new__(cls)
+        tokenizer.name, tokenizer.encoder, tokenizer.ranks = name, None, None
+        tokenizer.mergeable_ranks = mergeable_ranks
+        token_bytes = [None] * (max([*mergeable_ranks.values(), *special_tokens.values()]) + 1)  # None: no such id
+        for data, rank in mergeable_ranks.items():
+            token_bytes[rank] = data
+        for text, i in special_tokens.items():
+            token_bytes[i] = text.encode("utf-8")
+        get = mergeable_ranks.get
+
+        def rank_of(left, right):  # the rank of the token that two tokens make, if it is one
+            return get(token_bytes[left] + token_bytes[right])
+
+        tokenizer._build(
+            token_bytes,
+            dict(special_tokens),
+            whole=mergeable_ranks,
+            byte_ids=[mergeable_ranks[bytes([b])] for b in range(256)],
+            rank_of=rank_of,
+            merged=range(len(token_bytes)),  # a rank is the id of the token it makes
+            pattern=regex.compile(pattern),
+        )
+        return tokenizer
+
+    def _build(self, token_bytes, special_tokens, *, whole, byte_ids, rank_of, merged, pattern):
+        """What encoding and decoding use, in either form of vocabulary."""
+        self.token_bytes = token_bytes  # id -> the bytes it stands for (None: no token has the id)
+        self.special_tokens = special_tokens  # text -> id
+        self._whole = whole  # bytes -> id, of every token but the special ones
+        self._byte_ids = byte_ids  # byte value -> id
+        self._rank_of, self._merged = rank_of, merged  # for merge_by_rank
+        self._pattern = pattern  # the pre-tokenizer
         self._cache = {}  # piece -> ids; text repeats its words, so most pieces are seen before
+
+    @classmethod
+    def from_encoding(cls, name) -> "Tokenizer":
+        """One of tiktoken's encodings, offline: cl100k_base (GPT-3.5-turbo, GPT-4) and o200k_base (GPT-4o) from
+        the rank files in the package, r50k_base (GPT-2's vocabulary: the same ids) from GPT-2's files."""
+        if name == R50K:
+            encoder, merges = read_vocab(*GPT2_VOCAB)
+            check_vocab(encoder, merges)
+            symbol_bytes = bytes_of_symbols(encoder)
+            ranks = {symbol_bytes[symbol]: i for symbol, i in encoder.items() if symbol != ENDOFTEXT}
+            return cls.from_ranks(ranks, PATTERN.pattern, {ENDOFTEXT: encoder[ENDOFTEXT]}, name=R50K)
+        if name not in ENCODINGS:
+            raise ValueError(f"gptlite has the encodings {', '.join([*ENCODINGS, R50K])}, not {str(name)[:60]!r}")
+        encoding = ENCODINGS[name]
+        ranks = read_ranks(TIKTOKEN_DIR / encoding.file, encoding.sha256)
+        return cls.from_ranks(ranks, encoding.pattern, encoding.special_tokens, name=name)
 
     @classmethod
     def from_files(cls, encoder_path, merges_path) -> "Tokenizer":
@@ -112,16 +195,36 @@ class Tokenizer:
             return tokenizer
         if name_or_dir == BUNDLED:
             return cls.from_files(*find_vocab_files(BUNDLED_DIR))
+        if name_or_dir in ENCODINGS or name_or_dir in MODEL_ENCODINGS or name_or_dir == R50K:
+            return cls._of_encoding(name_or_dir)
         if os.path.isdir(name_or_dir):
             from .weights.checkpoint import checkpoint_folder
 
             return cls.from_files(*find_vocab_files(checkpoint_folder(name_or_dir) or name_or_dir))
+        if isinstance(name_or_dir, str) and encoding_name(name_or_dir) is not None:  # a model's name by its prefix
+            return cls._of_encoding(name_or_dir)
         from .weights import hub  # a repo id: only the tokenizer's files are fetched
 
         return cls.from_files(*hub.tokenizer_files(str(name_or_dir), revision=revision, quiet=quiet))
 
+    @classmethod
+    def _of_encoding(cls, name):
+        """The tokenizer of an encoding's or a model's name, as tiktoken maps models to encodings."""
+        encoding = encoding_name(name)
+        if encoding == GPT2:
+            return cls.from_pretrained("gpt2")
+        if encoding not in ENCODINGS and encoding != R50K:
+            raise ValueError(
+                f"{name} uses tiktoken's {encoding}, which gptlite does not ship (it has "
+                f"{', '.join([*ENCODINGS, R50K])})"
+            )
+        return cls.from_encoding(encoding)
+
     def __repr__(self):
         specials = ", ".join(f"{t}={i}" for t, i in self.special_tokens.items()) or "none"
+        if self.mergeable_ranks is not None:
+            shape = f"{self.name or 'ranks'}: {len(self.mergeable_ranks)} ranked tokens"
+            return f"Tokenizer({shape}, ids below {self.n_vocab}; special tokens: {specials})"
         return f"Tokenizer({self.n_vocab} tokens: 256 bytes, {len(self.ranks)} merges; special tokens: {specials})"
 
     def _repr_html_(self):
@@ -139,7 +242,10 @@ class Tokenizer:
         return self.special_tokens.get(ENDOFTEXT)
 
     def bpe(self, symbols: str) -> list[str]:
-        """Merge a piece's byte symbols, best-ranked pair first, until no pair in the merge list is left."""
+        """Merge a piece's byte symbols, best-ranked pair first, until no pair in the merge list is left
+        (a vocabulary of GPT-2's form: its symbols are strings)."""
+        if self.encoder is None:
+            raise ValueError("bpe() works on the symbol strings of GPT-2's vocabulary files: use encode()")
         ids = merge_by_rank(array("i", [self.encoder[c] for c in symbols]), self._rank_of, self._merged)
         return [self._symbols[i] for i in ids]
 
@@ -229,7 +335,7 @@ class Tokenizer:
 
     def decode_bytes(self, ids) -> bytes:
         """Ids -> the bytes they stand for; an id outside the vocabulary raises ValueError."""
-        return b"".join(self.token_bytes[self._check_id(i)] for i in ids)
+        return b"".join(bytes_of_token(self.token_bytes, i) for i in ids)
 
     def decode(self, ids) -> str:
         """Decode ids to text; bytes that are not valid UTF-8 become U+FFFD instead of raising."""
@@ -237,31 +343,55 @@ class Tokenizer:
 
     def save(self, directory) -> None:
         """Write encoder.json + vocab.bpe, which `Tokenizer.from_pretrained(directory)` reads back."""
+        if self.encoder is None:
+            raise ValueError(f"{self.name or 'this tokenizer'} has no merge list to save: it is known by its name")
         save_vocab(directory, self.encoder, sorted(self.ranks, key=self.ranks.get))
 
     def to_str_tokens(self, ids) -> list[str]:
         """Each token as a string of its own (a piece of a character split across tokens shows as U+FFFD)."""
-        return [self.token_bytes[self._check_id(i)].decode("utf-8", errors="replace") for i in ids]
-
-    def _check_id(self, i):
-        return check_token_id(i, len(self.token_bytes))
+        return [bytes_of_token(self.token_bytes, i).decode("utf-8", errors="replace") for i in ids]
 
     def stream_decoder(self):
         """A StreamDecoder: token ids in one at a time, text out, never half a character."""
         return StreamDecoder(self.token_bytes)
 
 
-def check_token_id(i, n_vocab):
-    """i as an int, if it is an integer (Python's or NumPy's, not a bool or a float) in [0, n_vocab)."""
+def bytes_of_token(token_bytes, i):
+    """The bytes of token i, if i is an integer (Python's or NumPy's, not a bool or a float) that is an id."""
     if isinstance(i, bool):
         raise ValueError(f"token ids are integers, got {i!r}")
     try:
         i = operator.index(i)
     except TypeError:
         raise ValueError(f"token ids are integers, got {str(i)[:40]!r} ({type(i).__name__})") from None
-    if not 0 <= i < n_vocab:
-        raise ValueError(f"token id {i} is not in [0, {n_vocab})")
-    return i
+    if not 0 <= i < len(token_bytes):
+        raise ValueError(f"token id {i} is not in [0, {len(token_bytes)})")
+    if token_bytes[i] is None:
+        raise ValueError(f"no token has the id {i}")
+    return token_bytes[i]
+
+
+def bytes_of_symbols(encoder):
+    """{symbol string: the bytes it stands for} of a vocabulary in GPT-2's form."""
+    byte_decoder = {c: b for b, c in bytes_to_unicode().items()}
+    return {symbol: bytes(map(byte_decoder.__getitem__, symbol)) for symbol in encoder}
+
+
+def check_ranks(mergeable_ranks, special_tokens):
+    """Refuse ranks that cannot encode every text or decode every id: every byte must be a token, ids must be
+    distinct integers, and the special tokens' ids must follow the ranks' (not far: a list holds them all)."""
+    if not all(isinstance(t, bytes) and type(r) is int for t, r in mergeable_ranks.items()):
+        raise ValueError("mergeable_ranks must map token bytes to integer ranks")
+    if not all(isinstance(t, str) and type(i) is int for t, i in special_tokens.items()):
+        raise ValueError("special_tokens must map strings to integer ids")
+    ids = [*mergeable_ranks.values(), *special_tokens.values()]
+    if len(set(ids)) != len(ids) or min(ids, default=0) < 0 or max(ids, default=0) >= len(ids) + (1 << 20):
+        raise ValueError("the ranks and special tokens' ids must be distinct, from 0, with few gaps")
+    missing = [b for b in range(256) if bytes([b]) not in mergeable_ranks]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} bytes (such as {missing[0]:#04x}) are not tokens: some text cannot be encoded"
+        )
 
 
 def pair_rank_function(pair_ranks, n_vocab):
@@ -325,7 +455,7 @@ class StreamDecoder:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def __call__(self, token):
-        return self._utf8.decode(self._token_bytes[check_token_id(token, len(self._token_bytes))])
+        return self._utf8.decode(bytes_of_token(self._token_bytes, token))
 
     def flush(self):
         """Whatever bytes are left over at the end, as U+FFFD."""

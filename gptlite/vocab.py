@@ -9,10 +9,97 @@ the same two files `vocab.json` and `merges.txt`.
 A symbol is a string of printable characters, one per byte (`bytes_to_unicode`), so that both files are
 plain text. The tokenizer (`tokenizer.py`) is built from them; the downloader (`weights/hub.py`) checks
 downloaded files with the same functions, without building one.
+
+The later vocabularies, GPT-3.5/GPT-4's cl100k_base and GPT-4o's o200k_base, come as tiktoken's rank files
+(openai/tiktoken `tiktoken/load.py`, `tiktoken_ext/openai_public.py`), shipped gzipped in `assets/tiktoken/`:
+
+    NAME.tiktoken  "base64(token bytes) rank" per line; the rank is the token id and the merge priority
+
+Their pre-tokenizer patterns, special tokens and pinned sha256 are in `ENCODINGS`, and which model uses which
+in `MODEL_ENCODINGS` (tiktoken's `model.py`, `encoding_name_for_model`).
 """
 
+import base64
+import gzip
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+from .releases import ASSETS
+
+TIKTOKEN_DIR = ASSETS / "tiktoken"
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A tiktoken encoding's facts: its rank file (in TIKTOKEN_DIR, gzipped) and that file's sha256 once
+    decompressed, its pre-tokenizer pattern and its special tokens."""
+
+    file: str
+    sha256: str
+    pattern: str
+    special_tokens: dict
+
+
+# tiktoken_ext/openai_public.py (tiktoken 0.14.0). cl100k_base: GPT-3.5-turbo and GPT-4; o200k_base: GPT-4o.
+O200K_PATTERN = "|".join(
+    [
+        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+        r"\p{N}{1,3}",
+        r" ?[^\s\p{L}\p{N}]+[\r\n/]*",
+        r"\s*[\r\n]+",
+        r"\s+(?!\S)",
+        r"\s+",
+    ]
+)
+ENCODINGS = {
+    "cl100k_base": Encoding(
+        "cl100k_base.tiktoken.gz",
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|"""
+        r"""\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+        {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259, "<|fim_suffix|>": 100260,
+         "<|endofprompt|>": 100276},
+    ),
+    "o200k_base": Encoding(
+        "o200k_base.tiktoken.gz",
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        O200K_PATTERN,
+        {"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+    ),
+}  # fmt: skip
+R50K = "r50k_base"  # GPT-2's vocabulary (assets/gpt2) in rank form: tiktoken's r50k_base and gpt2 encodings
+GPT2 = "gpt2"  # tiktoken's name for GPT-2's encoding; gptlite's GPT-2 vocabulary files
+
+# tiktoken/model.py (tiktoken 0.14.0): a model's name, exactly, or else by its prefix, names its encoding.
+MODEL_ENCODINGS = {
+    "o1": "o200k_base", "o3": "o200k_base", "o4-mini": "o200k_base", "gpt-5": "o200k_base",
+    "gpt-4.1": "o200k_base", "gpt-4o": "o200k_base",
+    "gpt-4": "cl100k_base", "gpt-3.5-turbo": "cl100k_base", "gpt-3.5": "cl100k_base", "gpt-35-turbo": "cl100k_base",
+    "davinci-002": "cl100k_base", "babbage-002": "cl100k_base", "text-embedding-ada-002": "cl100k_base",
+    "text-embedding-3-small": "cl100k_base", "text-embedding-3-large": "cl100k_base",
+    "text-davinci-003": "p50k_base", "text-davinci-002": "p50k_base", "text-davinci-001": R50K,
+    "text-curie-001": R50K, "text-babbage-001": R50K, "text-ada-001": R50K,
+    "davinci": R50K, "curie": R50K, "babbage": R50K, "ada": R50K,
+    "code-davinci-002": "p50k_base", "code-davinci-001": "p50k_base", "code-cushman-002": "p50k_base",
+    "code-cushman-001": "p50k_base", "davinci-codex": "p50k_base", "cushman-codex": "p50k_base",
+    "text-davinci-edit-001": "p50k_edit", "code-davinci-edit-001": "p50k_edit",
+    "text-similarity-davinci-001": R50K, "text-similarity-curie-001": R50K, "text-similarity-babbage-001": R50K,
+    "text-similarity-ada-001": R50K, "text-search-davinci-doc-001": R50K, "text-search-curie-doc-001": R50K,
+    "text-search-babbage-doc-001": R50K, "text-search-ada-doc-001": R50K, "code-search-babbage-code-001": R50K,
+    "code-search-ada-code-001": R50K,
+    "gpt2": GPT2, "gpt-2": GPT2,
+}  # fmt: skip
+MODEL_PREFIX_ENCODINGS = {
+    "o1-": "o200k_base", "o3-": "o200k_base", "o4-mini-": "o200k_base", "gpt-5": "o200k_base",
+    "gpt-4.5-": "o200k_base", "gpt-4.1-": "o200k_base", "chatgpt-4o-": "o200k_base", "gpt-4o-": "o200k_base",
+    "gpt-4-": "cl100k_base", "gpt-3.5-turbo-": "cl100k_base", "gpt-35-turbo-": "cl100k_base",
+    "gpt-oss-": "o200k_harmony",
+    "ft:gpt-4o": "o200k_base", "ft:gpt-4": "cl100k_base", "ft:gpt-3.5-turbo": "cl100k_base",
+    "ft:davinci-002": "cl100k_base", "ft:babbage-002": "cl100k_base",
+}  # fmt: skip
 
 
 def bytes_to_unicode():
@@ -98,3 +185,26 @@ def check_files(encoder_path, merges_path):
         check_vocab(encoder, merges)
     except ValueError as e:
         raise ValueError(f"{encoder_path}: {e}") from None
+
+
+def encoding_name(name):
+    """The tiktoken encoding a name stands for: an encoding's own name, or a model's (exactly, or by the first
+    matching prefix, as tiktoken's `encoding_name_for_model`); None if it is neither."""
+    if name in ENCODINGS or name == R50K:
+        return name
+    if name in MODEL_ENCODINGS:
+        return MODEL_ENCODINGS[name]
+    return next((encoding for prefix, encoding in MODEL_PREFIX_ENCODINGS.items() if name.startswith(prefix)), None)
+
+
+def read_ranks(path, sha256):
+    """A gzipped tiktoken rank file -> {token bytes: rank}, after checking the sha256 of its decompressed bytes."""
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (gzip.BadGzipFile, EOFError) as e:
+        raise ValueError(f"{path}: not a gzipped rank file ({e})") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{path}: its sha256 is not tiktoken's ({sha256[:16]}...): the file is damaged or another")
+    fields = data.split()  # token, rank, token, rank, ...: the file checked out, so this is its layout
+    return dict(zip(map(base64.b64decode, fields[::2]), map(int, fields[1::2])))
