@@ -188,7 +188,11 @@ def zero_shot(args, gpt, bar):
                 records.append(done[number])
             else:
                 seed = {"seed": args.seed + number} if args.task == "summarize" else {}
-                records.append({"line": number, **run_item(gpt, args.task, checked, examples, **settings, **seed)})
+                try:
+                    record = run_item(gpt, args.task, checked, examples, **settings, **seed)
+                except ValueError as e:  # a prompt that cannot fit, or a setting the model refuses
+                    raise ValueError(f"{args.file}:{number}: {e}") from None
+                records.append({"line": number, **record})
                 if out is not None:
                     out.write(json.dumps(records[-1], ensure_ascii=False) + "\n")
                     out.flush()

@@ -120,6 +120,7 @@ def test_prints_the_metrics_as_aligned_lines(tmp_path, capsys):
         ("qa", [dict(COQA, answers={"text": ["a", "b"]})], "data.jsonl:1: missing field 'input_text'"),
         ("nq", [{"question": "q", "answer": []}], "data.jsonl:1: field 'answer' must hold one or more strings"),
         ("nq", [{"question": "q", "answer": "a"}], "nothing to score after the 8 example lines"),
+        ("qa", [dict(COQA, questions=["why " * 200, "?"])], "data.jsonl:1: the prompt does not fit in 124 tokens"),
     ],
 )
 def test_bad_lines_get_one_line_naming_the_line_and_the_field(tmp_path, capsys, task, lines, message):
