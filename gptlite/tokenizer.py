@@ -52,7 +52,6 @@ from .releases import BUNDLED, BUNDLED_DIR, GPT2_VOCAB, RELEASES
 from .vocab import (
     ENCODINGS,
     GPT2,
-    MODEL_ENCODINGS,
     R50K,
     TIKTOKEN_DIR,
     bytes_to_unicode,
@@ -195,7 +194,7 @@ class Tokenizer:
             return tokenizer
         if name_or_dir == BUNDLED:
             return cls.from_files(*find_vocab_files(BUNDLED_DIR))
-        if name_or_dir in ENCODINGS or name_or_dir in MODEL_ENCODINGS or name_or_dir == R50K:
+        if isinstance(name_or_dir, str) and encoding_name(name_or_dir, prefixes=False) is not None:
             return cls._of_encoding(name_or_dir)
         if os.path.isdir(name_or_dir):
             from .weights.checkpoint import checkpoint_folder
@@ -214,10 +213,10 @@ class Tokenizer:
         if encoding == GPT2:
             return cls.from_pretrained("gpt2")
         if encoding not in ENCODINGS and encoding != R50K:
-            raise ValueError(
-                f"{name} uses tiktoken's {encoding}, which gptlite does not ship (it has "
-                f"{', '.join([*ENCODINGS, R50K])})"
-            )
+            shipped = f"(it has {', '.join([*ENCODINGS, R50K])})"
+            if name == encoding:
+                raise ValueError(f"gptlite does not ship tiktoken's {name} {shipped}")
+            raise ValueError(f"{name} uses tiktoken's {encoding}, which gptlite does not ship {shipped}")
         return cls.from_encoding(encoding)
 
     def __repr__(self):

@@ -187,14 +187,15 @@ def check_files(encoder_path, merges_path):
         raise ValueError(f"{encoder_path}: {e}") from None
 
 
-def encoding_name(name):
-    """The tiktoken encoding a name stands for: an encoding's own name, or a model's (exactly, or by the first
-    matching prefix, as tiktoken's `encoding_name_for_model`); None if it is neither."""
-    if name in ENCODINGS or name == R50K:
+def encoding_name(name, prefixes=True):
+    """The tiktoken encoding a name stands for: an encoding's own name, or a model's (exactly, or with `prefixes`
+    by the first matching prefix, as tiktoken's `encoding_name_for_model`); None if it is neither."""
+    if name in ENCODINGS or name == R50K or name in MODEL_ENCODINGS.values():
         return name
     if name in MODEL_ENCODINGS:
         return MODEL_ENCODINGS[name]
-    return next((encoding for prefix, encoding in MODEL_PREFIX_ENCODINGS.items() if name.startswith(prefix)), None)
+    matches = (encoding for prefix, encoding in MODEL_PREFIX_ENCODINGS.items() if name.startswith(prefix))
+    return next(matches, None) if prefixes else None
 
 
 def read_ranks(path, sha256):

@@ -36,7 +36,7 @@ def test_one_version():
 
 def test_every_command_is_a_console_script():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    commands = ["generate", "download", "convert", "train", "train_tokenizer", "inspect", "eval"]
+    commands = ["generate", "download", "convert", "train", "train_tokenizer", "inspect", "eval", "tokenize"]
     assert scripts == {f"gptlite-{c.replace('_', '-')}": f"gptlite.{c}:main" for c in commands}
     for command in commands:
         assert callable(__import__(f"gptlite.{command}", fromlist=["main"]).main)
