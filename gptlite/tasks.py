@@ -29,15 +29,18 @@ brackets) followed by white space; abbreviations such as "Mr." end a sentence to
 """
 
 import math
-import re
 from dataclasses import dataclass
+
+import regex
 
 from .metrics import bleu, exact_match, rouge, token_f1
 from .sampling import is_integer
 
 TLDR = "\nTL;DR:"  # openai/gpt-2#33
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
-SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s|$)|$)")
+# The end of a sentence: a run of . ! ? (not begun inside another), closing quotes or brackets, then white space or
+# the end. Possessive quantifiers (the `regex` module's): no backtracking, so a long run of "!" costs linear time.
+SENTENCE_END = regex.compile(r"(?<![.!?])[.!?]++[\"'”’)\]]*+(?=\s|$)")
 
 
 @dataclass
@@ -57,7 +60,14 @@ class TaskOutput:
 
 def sentences(text):
     """The sentences of a text (see the module docstring for where one ends), each stripped."""
-    return [s.strip() for line in text.split("\n") for s in SENTENCE.findall(line)]
+    out = []
+    for line in text.split("\n"):
+        start = 0
+        for end in SENTENCE_END.finditer(line):
+            out.append(line[start : end.end()].strip())
+            start = end.end()
+        out.append(line[start:].strip())
+    return [s for s in out if s]
 
 
 def first_sentences(text, n):

@@ -1,6 +1,7 @@
 """The zero-shot tasks: prompts laid out as documented, the paper's settings honoured, the generations cut right."""
 
 import math
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -40,6 +41,13 @@ def test_sentences_end_at_line_breaks_and_at_final_punctuation_before_white_spac
     assert first_sentences(" One. Two!\nThree? Four.", 3) == "One. Two! Three?"
     assert first_sentences("Only one", 3) == "Only one"
     assert first_line(" Paris, France \nQ: next") == "Paris, France" and first_line("") == ""
+
+
+def test_a_long_run_of_punctuation_is_split_in_linear_time():
+    start = time.perf_counter()
+    line = "!" * 200_000 + "x " + "?" * 100_000 + ")" * 100_000 + "y"  # each run is followed by a letter
+    assert sentences(line) == [line]
+    assert time.perf_counter() - start < 5  # a backtracking pattern takes hours
 
 
 def test_summarize_prompts_with_tldr_and_samples_100_tokens_from_the_top_2(bard):
