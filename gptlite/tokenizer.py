@@ -35,18 +35,16 @@ at case changes. `Tokenizer.from_pretrained("cl100k_base")`, or a model's name
 ("gpt-4", "gpt-4o") as tiktoken's `encoding_for_model` maps them.
 """
 
-import codecs
 import heapq
 import json
-import operator
 import os
-from array import array
 from collections import Counter, defaultdict
-from itertools import chain, pairwise, starmap
+from itertools import chain
 from pathlib import Path
 
 import regex
 
+from .bpe import StreamDecoder, bytes_of_token, merge_by_rank, pair_rank_function
 from .files import atomic_write
 from .releases import BUNDLED, BUNDLED_DIR, GPT2_VOCAB, RELEASES
 from .vocab import (
@@ -73,8 +71,6 @@ ENDOFTEXT = "<|endoftext|>"
 NO_MERGE = float("inf")  # the rank of a pair that is not in the merge list
 CACHE_PIECES = 100_000  # pieces whose ids are remembered between calls, at most
 CACHE_PIECE_CHARS = 64  # longer pieces are not remembered
-POSITION_BITS = 32  # merge_by_rank's heap entries are rank << 32 | position: pieces are shorter than 2^31 bytes
-POSITION_MASK = (1 << POSITION_BITS) - 1
 STREAM_CARRY = 1 << 20  # characters encode_stream looks back for a place to cut a stream
 
 
@@ -155,6 +151,7 @@ class Tokenizer:
         self.special_tokens = special_tokens  # text -> id
         self._whole = whole  # bytes -> id, of every token but the special ones
         self._byte_ids = byte_ids  # byte value -> id
+        self._byte_table = bytes(byte_ids) if max(byte_ids) < 256 else None
         self._rank_of, self._merged = rank_of, merged  # for merge_by_rank
         self._pattern = pattern  # the pre-tokenizer
         self._cache = {}  # piece -> ids; text repeats its words, so most pieces are seen before
@@ -245,7 +242,7 @@ class Tokenizer:
         (a vocabulary of GPT-2's form: its symbols are strings)."""
         if self.encoder is None:
             raise ValueError("bpe() works on the symbol strings of GPT-2's vocabulary files: use encode()")
-        ids = merge_by_rank(array("i", [self.encoder[c] for c in symbols]), self._rank_of, self._merged)
+        ids = merge_by_rank([self.encoder[c] for c in symbols], self._rank_of, self._merged)
         return [self._symbols[i] for i in ids]
 
     def _encode_piece(self, piece):
@@ -255,7 +252,9 @@ class Tokenizer:
         # symbol (tests/test_tokenizer.py checks this for all 50,257), so most words skip the merge loop.
         if token is not None:
             return [token]
-        return merge_by_rank(array("i", map(self._byte_ids.__getitem__, data)), self._rank_of, self._merged)
+        table = self._byte_table  # bytes -> their ids as bytes, where every byte's id is below 256 (GPT-2, tiktoken)
+        parts = data.translate(table) if table is not None else [self._byte_ids[b] for b in data]
+        return merge_by_rank(parts, self._rank_of, self._merged)
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text, treating any special-token text in it as ordinary text."""
@@ -355,21 +354,6 @@ class Tokenizer:
         return StreamDecoder(self.token_bytes)
 
 
-def bytes_of_token(token_bytes, i):
-    """The bytes of token i, if i is an integer (Python's or NumPy's, not a bool or a float) that is an id."""
-    if isinstance(i, bool):
-        raise ValueError(f"token ids are integers, got {i!r}")
-    try:
-        i = operator.index(i)
-    except TypeError:
-        raise ValueError(f"token ids are integers, got {str(i)[:40]!r} ({type(i).__name__})") from None
-    if not 0 <= i < len(token_bytes):
-        raise ValueError(f"token id {i} is not in [0, {len(token_bytes)})")
-    if token_bytes[i] is None:
-        raise ValueError(f"no token has the id {i}")
-    return token_bytes[i]
-
-
 def bytes_of_symbols(encoder):
     """{symbol string: the bytes it stands for} of a vocabulary in GPT-2's form."""
     byte_decoder = {c: b for b, c in bytes_to_unicode().items()}
@@ -391,74 +375,6 @@ def check_ranks(mergeable_ranks, special_tokens):
         raise ValueError(
             f"{len(missing)} bytes (such as {missing[0]:#04x}) are not tokens: some text cannot be encoded"
         )
-
-
-def pair_rank_function(pair_ranks, n_vocab):
-    """rank_of(left, right) for `merge_by_rank`, from a merge list's {(left id, right id): rank}."""
-    keyed = {left * n_vocab + right: rank for (left, right), rank in pair_ranks.items()}  # one int per pair: faster
-
-    def rank_of(left, right):
-        return keyed.get(left * n_vocab + right)
-
-    return rank_of
-
-
-def merge_by_rank(parts, rank_of, merged_ids):
-    """Byte pair encoding of one piece: `parts` (an int array, one token id per byte; used up) -> its tokens' ids.
-
-    Repeatedly merge the adjacent pair whose `rank_of(left, right)` is lowest (the leftmost of equal ones) into
-    the token `merged_ids[rank]`, until no adjacent pair has a rank. This is tiktoken's order, and encoder.py's:
-    its loop merges every occurrence of the best pair at once, left to right, which comes to the same, because a
-    merge's result only ever pairs at a worse rank than the merge itself (tests/test_tokenizer.py checks this of
-    all of GPT-2's 50,000 merges, and compares the two loops).
-
-    The candidate pairs wait in a heap, and the parts form a linked list (`after[i]`, `before[i]`: the
-    neighbours of part i), so each merge costs O(log n) and a piece of n bytes O(n log n) in all, however long
-    it is (the obvious loop, find the best pair and rebuild the list, is O(n^2): minutes for a 100,000-letter
-    word). Memory is what bounds a long piece, so everything is packed: three arrays of 4-byte ints, and a heap
-    of single ints, rank << 32 | position: about 50 bytes per byte of the piece (Python tuples and lists took
-    190).
-    """
-    n = len(parts)
-    after, before = array("i", range(1, n + 1)), array("i", range(-1, n - 1))  # after[i] == n: i is the last
-    heap = [rank << POSITION_BITS | i for i, rank in enumerate(starmap(rank_of, pairwise(parts))) if rank is not None]
-    heapq.heapify(heap)
-    while heap:
-        key = heapq.heappop(heap)
-        rank, i = key >> POSITION_BITS, key & POSITION_MASK
-        j = after[i]
-        if j == n or parts[i] < 0 or rank_of(parts[i], parts[j]) != rank:
-            continue  # stale: a merge since this entry was pushed changed one of the two parts
-        merged = parts[i] = merged_ids[rank]  # merge j into i, and unlink j
-        parts[j] = -1
-        k = after[i] = after[j]
-        h = before[i]
-        if k < n:  # the new token's pair with its right neighbour
-            before[k] = i
-            rank = rank_of(merged, parts[k])
-            if rank is not None:
-                heapq.heappush(heap, rank << POSITION_BITS | i)
-        if h >= 0:  # and with its left neighbour
-            rank = rank_of(parts[h], merged)
-            if rank is not None:
-                heapq.heappush(heap, rank << POSITION_BITS | h)
-    return [part for part in parts if part >= 0]
-
-
-class StreamDecoder:
-    """Decodes a stream of token ids. A character whose UTF-8 bytes are split across tokens
-    (an emoji is often two or three tokens) comes out once, whole, when its last byte arrives."""
-
-    def __init__(self, token_bytes):
-        self._token_bytes = token_bytes
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def __call__(self, token):
-        return self._utf8.decode(bytes_of_token(self._token_bytes, token))
-
-    def flush(self):
-        """Whatever bytes are left over at the end, as U+FFFD."""
-        return self._utf8.decode(b"", final=True)
 
 
 def merge_pair(symbols, pair):

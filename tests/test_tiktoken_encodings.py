@@ -5,11 +5,13 @@ import gzip
 import json
 import random
 import time
+from array import array
 
 import pytest
 
 import gptlite.vocab as vocab_module
-from gptlite.tokenizer import PATTERN, Tokenizer, merge_by_rank, without_lone_surrogates
+from gptlite.bpe import SHORT_PIECE, merge_by_heap, merge_by_scan
+from gptlite.tokenizer import PATTERN, Tokenizer, without_lone_surrogates
 
 from helpers import FIXTURES
 
@@ -180,13 +182,14 @@ def plain_rank_bpe(tok, data):
     return [tok.mergeable_ranks[p] for p in parts]
 
 
-def test_merge_by_rank_equals_the_plain_loop(tok):
-    from array import array
-
+def test_both_merge_loops_equal_the_plain_loop(tok):
     texts = [c["text"] for c in cases(tok.name)["ordinary"]]
     pieces = {p for t in texts for p in tok._pattern.findall(without_lone_surrogates(t)) if len(p) < 300}
-    assert len(pieces) > 1000
+    assert len(pieces) > 1000 and max(map(len, pieces)) > SHORT_PIECE
     for piece in pieces:
         data = piece.encode("utf-8")
-        parts = array("i", [tok._byte_ids[b] for b in data])
-        assert merge_by_rank(parts, tok._rank_of, tok._merged) == plain_rank_bpe(tok, data), repr(piece)
+        parts = [tok._byte_ids[b] for b in data]
+        expected = plain_rank_bpe(tok, data)
+        assert merge_by_scan(parts, tok._rank_of, tok._merged) == expected, repr(piece)
+        assert merge_by_heap(array("i", parts), tok._rank_of, tok._merged) == expected, repr(piece)
+        assert tok.encode_ordinary(piece) == expected

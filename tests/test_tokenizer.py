@@ -2,11 +2,13 @@ import json
 import random
 import time
 import tracemalloc
+from array import array
 
 import numpy as np
 import pytest
 import regex
 
+from gptlite.bpe import SHORT_PIECE, merge_by_heap, merge_by_scan
 from gptlite.tokenizer import (
     ENDOFTEXT,
     GPT2_PATTERN,
@@ -84,9 +86,14 @@ def test_bpe_equals_the_plain_merge_loop(tok):
     pieces = {p for text in texts for p in PATTERN.findall(without_lone_surrogates(text)) if len(p) < 1000}
     table = str.maketrans({chr(b): c for b, c in bytes_to_unicode().items()})
     assert len(pieces) > 500
+    assert max(map(len, pieces)) > SHORT_PIECE  # both of merge_by_rank's routes
     for piece in pieces:
         symbols = piece.encode("utf-8").decode("latin-1").translate(table)
-        assert tok.bpe(symbols) == plain_bpe(tok, symbols), repr(piece)
+        expected = plain_bpe(tok, symbols)
+        assert tok.bpe(symbols) == expected, repr(piece)
+        parts = [tok.encoder[s] for s in symbols]
+        for merge in (merge_by_scan, merge_by_heap):
+            assert [tok.encoder[s] for s in expected] == merge(array("i", parts), tok._rank_of, tok._merged)
 
 
 def test_known_ids(tok):
