@@ -27,7 +27,15 @@ Looking inside: at each named point of the forward pass (`h.3.resid_mid`,
 `NO_HOOKS` hands every activation back untouched, so inference pays nothing;
 `hooks.Record` keeps copies, or swaps in what a user's function returns. The
 training code's backward pass reads its activations from such a record.
+
+Reading order: the forward pass first (gelu, softmax, layer_norm, linear,
+attention in its textbook form and then in blocks, attn, mlp, block,
+hidden_states, lm_head); then the KV cache; then `Config`, with the options of
+other GPT-2-shaped models (other activations, scalings, an untied head); last
+the checkpoint's layout (`param_shapes`, `nest`, `init_params`).
 """
+
+from __future__ import annotations
 
 import math
 from dataclasses import dataclass
@@ -39,113 +47,6 @@ QUERY_BLOCK = 128  # queries per attention block on long prompts (see attention)
 
 # Shapes in the comments: n_batch sequences of n_seq new positions, attending to n_kv keys
 # (n_past cached + n_seq new); n_embd wide, split into n_head heads of d_head; n_vocab tokens.
-
-
-@dataclass(frozen=True)
-class Config:
-    """A GPT-2's shape. The first five fields are GPT-2's own; the rest are options that other models of
-    GPT-2's architecture use (Hugging Face's `GPT2Config` names them), with GPT-2's values as defaults."""
-
-    n_vocab: int = 50257  # 256 bytes + 50,000 BPE merges + <|endoftext|>
-    n_ctx: int = 1024  # longest sequence: rows of wpe
-    n_embd: int = 768  # width of the residual stream
-    n_head: int = 12  # attention heads; each is n_embd // n_head wide
-    n_layer: int = 12  # transformer blocks
-    n_inner: int | None = None  # width of the MLP; None: 4 * n_embd
-    activation: str = "gelu_new"  # the MLP's nonlinearity: a key of ACTIVATIONS
-    layer_norm_epsilon: float = 1e-5
-    scale_attn_weights: bool = True  # divide attention scores by sqrt(d_head)
-    scale_attn_by_inverse_layer_idx: bool = False  # and by the block's number, counting from 1 (Stanford CRFM)
-    tie_word_embeddings: bool = True  # the output head is wte; False: a separate lm_head [n_vocab, n_embd]
-
-    def __post_init__(self):
-        for field in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer"):
-            if not _is_int(getattr(self, field)) or getattr(self, field) < 1:
-                raise ValueError(f"config: {field} must be a positive integer, got {getattr(self, field)!r}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"config: n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if self.n_inner is not None and (not _is_int(self.n_inner) or self.n_inner < 1):
-            raise ValueError(f"config: n_inner must be a positive integer or None, got {self.n_inner!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"config: activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
-        if not isinstance(self.layer_norm_epsilon, (int, float)) or not 0 < self.layer_norm_epsilon < 1:
-            raise ValueError(f"config: layer_norm_epsilon must be in (0, 1), got {self.layer_norm_epsilon!r}")
-        for field in ("scale_attn_weights", "scale_attn_by_inverse_layer_idx", "tie_word_embeddings"):
-            if not isinstance(getattr(self, field), bool):
-                raise ValueError(f"config: {field} must be true or false, got {getattr(self, field)!r}")
-
-    @property
-    def d_head(self) -> int:
-        return self.n_embd // self.n_head
-
-    @property
-    def d_mlp(self) -> int:
-        return self.n_inner or 4 * self.n_embd
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
-    """Every tensor of a GPT-2 checkpoint, by its name in gptlite's layout, with its shape."""
-    e, f = config.n_embd, config.d_mlp
-    shapes = {"wte": (config.n_vocab, e), "wpe": (config.n_ctx, e)}
-    for i in range(config.n_layer):
-        shapes |= {
-            f"h.{i}.ln_1.g": (e,), f"h.{i}.ln_1.b": (e,),
-            f"h.{i}.attn.c_attn.w": (e, 3 * e), f"h.{i}.attn.c_attn.b": (3 * e,),
-            f"h.{i}.attn.c_proj.w": (e, e), f"h.{i}.attn.c_proj.b": (e,),
-            f"h.{i}.ln_2.g": (e,), f"h.{i}.ln_2.b": (e,),
-            f"h.{i}.mlp.c_fc.w": (e, f), f"h.{i}.mlp.c_fc.b": (f,),
-            f"h.{i}.mlp.c_proj.w": (f, e), f"h.{i}.mlp.c_proj.b": (e,),
-        }  # fmt: skip
-    shapes |= {"ln_f.g": (e,), "ln_f.b": (e,)}
-    return shapes if config.tie_word_embeddings else shapes | {"lm_head": (config.n_vocab, e)}
-
-
-def nest(flat: dict) -> dict:
-    """{"h.0.ln_1.g": a, "wte": b} -> {"h": [{"ln_1": {"g": a}}], "wte": b}: the tree the model code walks."""
-    tree = {}
-    for name, value in flat.items():
-        *path, leaf = name.split(".")
-        node = tree
-        for key in path:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    if "h" in tree:
-        tree["h"] = [tree["h"][str(i)] for i in range(len(tree["h"]))]
-    return tree
-
-
-def flatten(tree, prefix: str = "") -> dict:
-    """The inverse of nest: {"h": [{"ln_1": {"g": a}}]} -> {"h.0.ln_1.g": a}."""
-    flat = {}
-    for key, value in enumerate(tree) if isinstance(tree, list) else tree.items():
-        if isinstance(value, (dict, list)):
-            flat |= flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def init_params(config: Config, seed: int = 0) -> dict:
-    """Random weights as OpenAI's `model.py` initialises them: N(0, 0.02), wpe N(0, 0.01), gains 1, biases 0;
-    the residual projections (`c_proj`) scaled by 1/sqrt(2 n_layer), as the GPT-2 paper (Section 2.3) says.
-
-    Used for tests and benchmarks of the real shapes without a download.
-    """
-    rng = np.random.default_rng(seed)
-    flat = {}
-    for name, shape in param_shapes(config).items():
-        if name.endswith(".g"):
-            flat[name] = np.ones(shape, np.float32)
-        elif name.endswith(".b"):
-            flat[name] = np.zeros(shape, np.float32)
-        else:
-            std = {"wpe": 0.01}.get(name, 0.02) / (math.sqrt(2 * config.n_layer) if name.endswith("c_proj.w") else 1)
-            flat[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
-    return nest(flat)
 
 
 class Hooks:
@@ -162,7 +63,7 @@ class Hooks:
         """Whether anything is done at `name` (attention then computes its pattern whole, not in blocks)."""
         return False
 
-    def scope(self, prefix: str) -> "Hooks":
+    def scope(self, prefix: str) -> Hooks:
         return self
 
 
@@ -186,39 +87,6 @@ def gelu(x: np.ndarray) -> np.ndarray:
     h *= x
     h *= 0.5
     return h  # shape unchanged
-
-
-def gelu_exact(x: np.ndarray) -> np.ndarray:
-    """x * Phi(x) with the Gaussian CDF Phi through erf; "gelu" in transformers.
-
-    NumPy has no erf, so it is Abramowitz & Stegun's 7.1.26 (|error| < 1.5e-7, below float32's resolution):
-    erf(a) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-a^2), t = 1 / (1 + p a), for a >= 0.
-    """
-    a = np.abs(x) * np.float32(1 / math.sqrt(2))  # Phi(x) = (1 + erf(x / sqrt(2))) / 2
-    t = 1 / (1 + np.float32(0.3275911) * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    erf = 1 - poly * np.exp(-a * a)  # erf(|x| / sqrt(2))
-    return (0.5 * x * (1 + np.sign(x) * erf)).astype(x.dtype)
-
-
-def relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0)
-
-
-def silu(x: np.ndarray) -> np.ndarray:
-    """x * sigmoid(x); sigmoid(x) = (1 + tanh(x / 2)) / 2 never overflows."""
-    return x * (0.5 + 0.5 * np.tanh(0.5 * x))
-
-
-def quick_gelu(x: np.ndarray) -> np.ndarray:
-    """x * sigmoid(1.702 x), a cheaper gelu (CLIP's)."""
-    return x * (0.5 + 0.5 * np.tanh(0.851 * x))
-
-
-# The MLP's nonlinearity by Hugging Face's `activation_function` name. GPT-2's is gelu_new; "gelu_pytorch_tanh"
-# is the same formula computed by torch.
-ACTIVATIONS = {"gelu_new": gelu, "gelu_pytorch_tanh": gelu, "gelu": gelu_exact, "relu": relu, "silu": silu,
-               "quick_gelu": quick_gelu}  # fmt: skip
 
 
 def softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -258,56 +126,6 @@ def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-class LayerCache:
-    """One layer's keys and values for the positions seen so far, preallocated; each `extend` appends.
-
-    k, v: [n_batch, n_head, max_len, d_head]; positions [0, length) are filled.
-    """
-
-    def __init__(self, n_batch, n_head, max_len, d_head, dtype=np.float32):
-        self.k = np.empty((n_batch, n_head, max_len, d_head), dtype)
-        self.v = np.empty((n_batch, n_head, max_len, d_head), dtype)
-        self.length = 0
-
-    def extend(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Append new keys and values [n_batch, n_head, n_seq, d_head]; return every one so far."""
-        n_seq = k.shape[2]
-        k, v = self.write(k, v)
-        self.length += n_seq
-        return k, v  # [n_batch, n_head, n_kv, d_head], n_kv = length
-
-    def write(self, k: np.ndarray, v: np.ndarray, heads=slice(None)):
-        """Put new keys and values [n_batch, len(heads), n_seq, d_head] after the `length` cached ones, for some
-        heads, without counting them yet (`extend` does); return those heads' keys and values, new ones included."""
-        start, end = self.length, self.length + k.shape[2]
-        if end > self.k.shape[2]:
-            raise ValueError(f"KV cache full: {end} positions do not fit in {self.k.shape[2]}")
-        self.k[:, heads, start:end] = k
-        self.v[:, heads, start:end] = v
-        return self.k[:, heads, :end], self.v[:, heads, :end]  # [n_batch, len(heads), n_kv, d_head]
-
-    def keep_rows(self, rows):
-        """Drop the batch rows not in `rows` (finished sequences stop costing work)."""
-        self.k, self.v = self.k[rows], self.v[rows]
-
-
-class KVCache:
-    """Every layer's `LayerCache`: `layers[i]` is block i's own. A forward pass over n_seq new
-    positions extends each layer by n_seq, so afterwards `n_past` has grown by n_seq."""
-
-    def __init__(self, config: Config, n_batch: int, max_len: int, dtype=np.float32):
-        self.layers = [LayerCache(n_batch, config.n_head, max_len, config.d_head, dtype) for _ in range(config.n_layer)]
-
-    @property
-    def n_past(self) -> int:
-        """Positions every layer holds (the last layer is extended last)."""
-        return self.layers[-1].length
-
-    def keep_rows(self, rows):
-        for layer in self.layers:
-            layer.keep_rows(rows)
-
-
 def attention_scale(config: Config, layer: int) -> float:
     """What block `layer`'s attention scores are multiplied by: 1/sqrt(d_head) in GPT-2, which keeps the dot
     products' variance near 1 (Vaswani et al. 2017, 3.2.1); some GPT-2-shaped models also divide by layer + 1."""
@@ -315,14 +133,26 @@ def attention_scale(config: Config, layer: int) -> float:
     return scale / (layer + 1) if config.scale_attn_by_inverse_layer_idx else scale
 
 
+def textbook_attention(q, k, v, mask, scale):
+    """softmax(q k^T * scale + mask) v, all queries at once: the formula of Vaswani et al. 2017 (3.2.1), as a
+    learner first writes it, and the test oracle for `attention` below, which computes the same in blocks.
+
+    q [n_batch, n_head, n_seq, d_head]; k, v [n_batch, n_head, n_kv, d_head]; mask [n_batch, 1, n_seq, n_kv].
+    """
+    scores = q @ k.swapaxes(-1, -2) * np.float32(scale) + mask  # [n_batch, n_head, n_seq, n_kv]
+    return softmax(scores) @ v  # [n_batch, n_head, n_seq, n_kv] @ [.., n_kv, d_head] -> [.., n_seq, d_head]
+
+
 def attention(q, k, v, mask, scale=None, hooks=NO_HOOKS):
     """Scaled dot-product attention: softmax(q k^T * scale + mask) v, scale = 1/sqrt(d_head) unless given.
 
     q [n_batch, n_head, n_seq, d_head]; k, v [n_batch, n_head, n_kv, d_head]; mask [n_batch, 1, n_seq, n_kv].
-    Long prompts go QUERY_BLOCK queries at a time: a block's queries cannot see the
-    keys after its last query (the causal mask), so those are left out of its
-    products instead of being computed and then masked to zero. When a hook wants
-    the scores or the pattern, all queries go in one block, so that it sees them whole.
+    The same numbers as `textbook_attention` (the tests hold the two together), computed faster: long prompts
+    go QUERY_BLOCK queries at a time, and a block's queries cannot see the keys after its last query (the
+    causal mask), so those are left out of its products instead of being computed and then masked to zero.
+    A hook on the scores or the pattern is called with the array it names, [n_batch, n_head, n_seq, n_kv];
+    blocks would hand it pieces of different widths, so when one is wanted all queries go in one block:
+    the algorithm is the same, only the block size changes (and the results do not: the test says so).
     """
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     q = q * np.float32(scale)  # scale q, not the scores: n_seq x d_head values, not n_seq x n_kv
@@ -408,3 +238,212 @@ def lm_head(x, weight, hooks=NO_HOOKS):
 def head_weight(params):
     """The output head [n_vocab, n_embd]: the token embedding itself (GPT-2 ties the two), or an untied lm_head."""
     return params.get("lm_head", params["wte"])
+
+
+# ---------------------------------------------------------------- the KV cache
+
+
+class LayerCache:
+    """One layer's keys and values for the positions seen so far, preallocated; each `extend` appends.
+
+    k, v: [n_batch, n_head, max_len, d_head]; positions [0, length) are filled.
+    """
+
+    def __init__(self, n_batch, n_head, max_len, d_head, dtype=np.float32):
+        self.k = np.empty((n_batch, n_head, max_len, d_head), dtype)
+        self.v = np.empty((n_batch, n_head, max_len, d_head), dtype)
+        self.length = 0
+
+    def extend(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Append new keys and values [n_batch, n_head, n_seq, d_head]; return every one so far."""
+        n_seq = k.shape[2]
+        k, v = self.write(k, v)
+        self.length += n_seq
+        return k, v  # [n_batch, n_head, n_kv, d_head], n_kv = length
+
+    def write(self, k: np.ndarray, v: np.ndarray, heads=slice(None)):
+        """Put new keys and values [n_batch, len(heads), n_seq, d_head] after the `length` cached ones, for some
+        heads, without counting them yet (`extend` does); return those heads' keys and values, new ones included."""
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.k.shape[2]:
+            raise ValueError(f"KV cache full: {end} positions do not fit in {self.k.shape[2]}")
+        self.k[:, heads, start:end] = k
+        self.v[:, heads, start:end] = v
+        return self.k[:, heads, :end], self.v[:, heads, :end]  # [n_batch, len(heads), n_kv, d_head]
+
+    def keep_rows(self, rows):
+        """Drop the batch rows not in `rows` (finished sequences stop costing work)."""
+        self.k, self.v = self.k[rows], self.v[rows]
+
+
+class KVCache:
+    """Every layer's `LayerCache`: `layers[i]` is block i's own. A forward pass over n_seq new
+    positions extends each layer by n_seq, so afterwards `n_past` has grown by n_seq."""
+
+    def __init__(self, config: Config, n_batch: int, max_len: int, dtype=np.float32):
+        self.layers = [LayerCache(n_batch, config.n_head, max_len, config.d_head, dtype) for _ in range(config.n_layer)]
+
+    @property
+    def n_past(self) -> int:
+        """Positions every layer holds (the last layer is extended last)."""
+        return self.layers[-1].length
+
+    def keep_rows(self, rows):
+        """Keep only the batch rows `rows` (indices, in the order given; one may repeat, as beams do)."""
+        for layer in self.layers:
+            layer.keep_rows(rows)
+
+    def rewind(self, n: int):
+        """Drop the last n positions of every row: every layer is set to n_past - n (a layer a failed pass
+        extended beyond n_past is cut back with the rest). The arrays keep their room; later passes overwrite."""
+        if not 0 <= n <= self.n_past:
+            raise ValueError(f"cannot rewind {n} positions of a cache holding {self.n_past}")
+        length = self.n_past - n
+        for layer in self.layers:
+            layer.length = length
+
+
+# ---------------------------------------------------------------- the shape, and options of GPT-2-shaped models
+
+
+@dataclass(frozen=True)
+class Config:
+    """A GPT-2's shape. The first five fields are GPT-2's own; the rest are options that other models of
+    GPT-2's architecture use (Hugging Face's `GPT2Config` names them), with GPT-2's values as defaults."""
+
+    n_vocab: int = 50257  # 256 bytes + 50,000 BPE merges + <|endoftext|>
+    n_ctx: int = 1024  # longest sequence: rows of wpe
+    n_embd: int = 768  # width of the residual stream
+    n_head: int = 12  # attention heads; each is n_embd // n_head wide
+    n_layer: int = 12  # transformer blocks
+    n_inner: int | None = None  # width of the MLP; None: 4 * n_embd
+    activation: str = "gelu_new"  # the MLP's nonlinearity: a key of ACTIVATIONS
+    layer_norm_epsilon: float = 1e-5
+    scale_attn_weights: bool = True  # divide attention scores by sqrt(d_head)
+    scale_attn_by_inverse_layer_idx: bool = False  # and by the block's number, counting from 1 (Stanford CRFM)
+    tie_word_embeddings: bool = True  # the output head is wte; False: a separate lm_head [n_vocab, n_embd]
+
+    def __post_init__(self):
+        for field in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer"):
+            if not _is_int(getattr(self, field)) or getattr(self, field) < 1:
+                raise ValueError(f"config: {field} must be a positive integer, got {getattr(self, field)!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"config: n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.n_inner is not None and (not _is_int(self.n_inner) or self.n_inner < 1):
+            raise ValueError(f"config: n_inner must be a positive integer or None, got {self.n_inner!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"config: activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        if not isinstance(self.layer_norm_epsilon, (int, float)) or not 0 < self.layer_norm_epsilon < 1:
+            raise ValueError(f"config: layer_norm_epsilon must be in (0, 1), got {self.layer_norm_epsilon!r}")
+        for field in ("scale_attn_weights", "scale_attn_by_inverse_layer_idx", "tie_word_embeddings"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"config: {field} must be true or false, got {getattr(self, field)!r}")
+
+    @property
+    def d_head(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def d_mlp(self) -> int:
+        return self.n_inner or 4 * self.n_embd
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def gelu_exact(x: np.ndarray) -> np.ndarray:
+    """x * Phi(x) with the Gaussian CDF Phi through erf; "gelu" in transformers.
+
+    NumPy has no erf, so it is Abramowitz & Stegun's 7.1.26 (|error| < 1.5e-7, below float32's resolution):
+    erf(a) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-a^2), t = 1 / (1 + p a), for a >= 0.
+    """
+    a = np.abs(x) * np.float32(1 / math.sqrt(2))  # Phi(x) = (1 + erf(x / sqrt(2))) / 2
+    t = 1 / (1 + np.float32(0.3275911) * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1 - poly * np.exp(-a * a)  # erf(|x| / sqrt(2))
+    return (0.5 * x * (1 + np.sign(x) * erf)).astype(x.dtype)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x); sigmoid(x) = (1 + tanh(x / 2)) / 2 never overflows."""
+    return x * (0.5 + 0.5 * np.tanh(0.5 * x))
+
+
+def quick_gelu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(1.702 x), a cheaper gelu (CLIP's)."""
+    return x * (0.5 + 0.5 * np.tanh(0.851 * x))
+
+
+# The MLP's nonlinearity by Hugging Face's `activation_function` name. GPT-2's is gelu_new; "gelu_pytorch_tanh"
+# is the same formula computed by torch.
+ACTIVATIONS = {"gelu_new": gelu, "gelu_pytorch_tanh": gelu, "gelu": gelu_exact, "relu": relu, "silu": silu,
+               "quick_gelu": quick_gelu}  # fmt: skip
+
+
+# ---------------------------------------------------------------- the checkpoint's layout
+
+
+def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
+    """Every tensor of a GPT-2 checkpoint, by its name in gptlite's layout, with its shape."""
+    e, f = config.n_embd, config.d_mlp
+    shapes = {"wte": (config.n_vocab, e), "wpe": (config.n_ctx, e)}
+    for i in range(config.n_layer):
+        shapes |= {
+            f"h.{i}.ln_1.g": (e,), f"h.{i}.ln_1.b": (e,),
+            f"h.{i}.attn.c_attn.w": (e, 3 * e), f"h.{i}.attn.c_attn.b": (3 * e,),
+            f"h.{i}.attn.c_proj.w": (e, e), f"h.{i}.attn.c_proj.b": (e,),
+            f"h.{i}.ln_2.g": (e,), f"h.{i}.ln_2.b": (e,),
+            f"h.{i}.mlp.c_fc.w": (e, f), f"h.{i}.mlp.c_fc.b": (f,),
+            f"h.{i}.mlp.c_proj.w": (f, e), f"h.{i}.mlp.c_proj.b": (e,),
+        }  # fmt: skip
+    shapes |= {"ln_f.g": (e,), "ln_f.b": (e,)}
+    return shapes if config.tie_word_embeddings else shapes | {"lm_head": (config.n_vocab, e)}
+
+
+def nest(flat: dict) -> dict:
+    """{"h.0.ln_1.g": a, "wte": b} -> {"h": [{"ln_1": {"g": a}}], "wte": b}: the tree the model code walks."""
+    tree = {}
+    for name, value in flat.items():
+        *path, leaf = name.split(".")
+        node = tree
+        for key in path:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    if "h" in tree:
+        tree["h"] = [tree["h"][str(i)] for i in range(len(tree["h"]))]
+    return tree
+
+
+def flatten(tree, prefix: str = "") -> dict:
+    """The inverse of nest: {"h": [{"ln_1": {"g": a}}]} -> {"h.0.ln_1.g": a}."""
+    flat = {}
+    for key, value in enumerate(tree) if isinstance(tree, list) else tree.items():
+        if isinstance(value, (dict, list)):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def init_params(config: Config, seed: int = 0) -> dict:
+    """Random weights as OpenAI's `model.py` initialises them: N(0, 0.02), wpe N(0, 0.01), gains 1, biases 0;
+    the residual projections (`c_proj`) scaled by 1/sqrt(2 n_layer), as the GPT-2 paper (Section 2.3) says.
+
+    Used for tests and benchmarks of the real shapes without a download.
+    """
+    rng = np.random.default_rng(seed)
+    flat = {}
+    for name, shape in param_shapes(config).items():
+        if name.endswith(".g"):
+            flat[name] = np.ones(shape, np.float32)
+        elif name.endswith(".b"):
+            flat[name] = np.zeros(shape, np.float32)
+        else:
+            std = {"wpe": 0.01}.get(name, 0.02) / (math.sqrt(2 * config.n_layer) if name.endswith("c_proj.w") else 1)
+            flat[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+    return nest(flat)

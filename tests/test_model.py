@@ -108,11 +108,6 @@ def test_kv_cache_advances_itself_layer_by_layer():
         first.extend(new[:, :, :1], new[:, :, :1])
 
 
-def plain_attention(q, k, v, mask):
-    """The textbook one-liner: the oracle for attention's blocked, in-place fast path."""
-    return softmax(q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1]) + mask) @ v
-
-
 @pytest.mark.parametrize("n_seq, n_kv", [(7, 7), (3, 10), (1, 6)])
 @pytest.mark.parametrize("query_block", [128, 2])
 def test_attention_equals_the_plain_formula(n_seq, n_kv, query_block, monkeypatch):
@@ -128,7 +123,7 @@ def test_attention_equals_the_plain_formula(n_seq, n_kv, query_block, monkeypatc
     real_queries = real[:, n_kv - n_seq :]  # [B, n_seq]: a padding query sees nothing, and its output is never used
     np.testing.assert_allclose(
         z.transpose(0, 2, 1, 3)[real_queries],
-        plain_attention(q, k, v, mask).transpose(0, 2, 1, 3)[real_queries],
+        model.textbook_attention(q, k, v, mask, 1 / np.sqrt(4)).transpose(0, 2, 1, 3)[real_queries],
         atol=1e-6,
     )
     assert MASKED == np.finfo(np.float32).min
