@@ -6,19 +6,24 @@
 
 Modules, in reading order:
 
-* `tokenizer`: text <-> token ids (GPT-2's byte-level BPE);
+* `tokenizer`: text <-> token ids (GPT-2's byte-level BPE), `vocab` its files;
 * `model`: the transformer, every array operation with its shape;
 * `sampling`: logits -> the next token;
-* `gpt`: the `GPT` class, generation with the KV cache, batching and the sliding window;
-* `beam`: beam search;
+* `engine`: a model's weights, the path they run on, and its KV caches;
+* `decoding`: the one decode loop (batches, the sliding window, its seams);
+* `text`: prompts in, text out, stop strings;
+* `gpt`: the `GPT` class, the front door to all of it; `checks`: its arguments;
+* `beam`: beam search; `conversation`: a KV cache kept from turn to turn;
+* `parallel`: the same forward pass on two cores (Megatron-LM's split), checked against `model`;
 * `hooks`: the names of every activation, and recording or changing them;
 * `inspection` and `views`: a recorded run, the logit lens, traces, and their pictures;
 * `scoring`: log-probabilities, perplexity by the published protocols, zero-shot tasks;
 * `backprop`, then `train`: the backward pass by hand, AdamW and the training loop.
 
 Beside them: `releases` (the models known by name), `weights/` (file formats,
-downloads and the cache), and the commands `generate`, `inspect`, `eval`,
-`download`, `convert`, `train_tokenizer`, `train`.
+downloads and the cache), `files` and `progress` (atomic writes, progress
+bars), and the commands `generate`, `inspect`, `eval`, `download`, `convert`,
+`train_tokenizer`, `train` (with `cli`, what they share).
 """
 
 from .gpt import GPT

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import KVCache, attention_mask, log_softmax
+from .decoding import decode
+from .model import log_softmax
 
 DROPPED = np.float32(-1e9)  # what transformers adds to a score to rule it out
 
@@ -37,46 +38,60 @@ class Hypothesis:
     score: float
 
 
-def beam_search(gpt, prompt, max_new_tokens, num_beams, sampler, eos_token_id, length_penalty=1.0,
+class Beams:
+    """The `pick` seam of `decoding.decode` for beam search: from the rows' logits, the num_beams beams that go
+    on (which row each continues, with which token), keeping the finished hypotheses; no rows once done."""
+
+    reorders = True
+
+    def __init__(self, num_beams, sampler, eos_token_id, max_new_tokens, n_prompt, length_penalty, early_stopping):
+        self.num_beams, self.sampler, self.eos_token_id = num_beams, sampler, eos_token_id
+        self.max_new_tokens, self.n_prompt = max_new_tokens, n_prompt
+        self.length_penalty, self.early_stopping = length_penalty, early_stopping
+        self.running = np.zeros(1, np.float32)  # each beam's sum of log-probabilities; first, the prompt alone
+        self.finished = []  # (score, new tokens, ended by eos), best first, at most num_beams
+        self.improvable = True  # transformers' heuristic: whether a running beam can still beat the finished
+
+    def __call__(self, logits, texts, histories, n_new):
+        """logits [n_beams, n_vocab] -> (parents [num_beams], tokens [num_beams]), or no rows: the search is done."""
+        step = int(n_new[0])  # every beam has as many new tokens
+        scores = np.stack([self.sampler.constrain(row, histories[t], step, self.eos_token_id)
+                           for row, t in zip(log_softmax(logits), texts)])  # fmt: skip  # [n_beams, n_vocab]
+        scores = (scores + self.running[:, None]).reshape(-1)  # [n_beams * n_vocab]
+        best = np.argsort(-scores, kind="stable")[: 2 * self.num_beams]
+        source, token, total = best // logits.shape[1], best % logits.shape[1], scores[best]
+        ends = (token == self.eos_token_id) | (step + 1 == self.max_new_tokens)
+        if not (self.early_stopping is True and len(self.finished) == self.num_beams):  # True: a full set is final
+            penalised = total / np.float32((step + 1) ** self.length_penalty)
+            new = [(float(penalised[i]), [*histories[texts[source[i]]][self.n_prompt :], int(token[i])],
+                    bool(token[i] == self.eos_token_id)) for i in range(self.num_beams) if ends[i]]  # fmt: skip
+            self.finished = sorted(self.finished + new, key=lambda f: -f[0])[: self.num_beams]
+        going = np.argsort(-(total + ends * DROPPED), kind="stable")[: self.num_beams]
+        self.running = (total + ends * DROPPED)[going].astype(np.float32)
+        length = self.n_prompt + step + 1
+        self.improvable = self.improvable and _can_improve(
+            self.running, self.finished, self.num_beams, length, self.n_prompt, self.n_prompt + self.max_new_tokens,
+            self.early_stopping, self.length_penalty)  # fmt: skip
+        if not self.improvable or (self.early_stopping is True and len(self.finished) == self.num_beams) or ends.all():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return source[going], token[going]
+
+    def hypotheses(self):
+        """The finished hypotheses, best first."""
+        return [Hypothesis(tokens[:-1] if by_eos else tokens, score) for score, tokens, by_eos in self.finished]
+
+
+def beam_search(engine, prompt, max_new_tokens, num_beams, sampler, eos_token_id, length_penalty=1.0,
                 early_stopping=False):  # fmt: skip
     """The num_beams best hypotheses for one prompt (a list of ids), best first."""
     if early_stopping not in (True, False, "never"):
         raise ValueError(f'early_stopping must be True, False or "never", got {early_stopping!r}')
-    prompt = list(prompt)
-    n_prompt = len(prompt)
     if max_new_tokens == 0:
         return [Hypothesis([], 0.0)]
-    cache = KVCache(gpt.config, 1, n_prompt + max_new_tokens)
-    split = gpt._split_weights()  # the two-thread path, for the passes it runs faster than model.py
-    logits = _step(gpt, [prompt], cache, split)  # the prompt once; then its cache rows are copied to every beam
-    cache.keep_rows(np.zeros(num_beams, np.int64))
-    beams = [[] for _ in range(num_beams)]  # each beam's new tokens
-    running = np.full(num_beams, DROPPED, np.float32)
-    running[0] = 0  # all beams start as the same text: only the first may choose, or they would all agree
-    logits = np.repeat(logits, num_beams, axis=0)
-    finished, improvable = [], True  # finished: (score, tokens, ended by eos) of at most num_beams
-    for n_new in range(max_new_tokens):
-        scores = np.stack([sampler.constrain(row, prompt + beam, n_new, eos_token_id)
-                           for row, beam in zip(log_softmax(logits), beams)])  # fmt: skip  # [num_beams, n_vocab]
-        scores = (scores + running[:, None]).reshape(-1)  # [num_beams * n_vocab]
-        best = np.argsort(-scores, kind="stable")[: 2 * num_beams]
-        source, token, total = best // logits.shape[1], best % logits.shape[1], scores[best]
-        ends = (token == eos_token_id) | (n_new + 1 == max_new_tokens)
-        if not (early_stopping is True and len(finished) == num_beams):  # with True, a full set takes no more
-            penalised = total / np.float32((n_new + 1) ** length_penalty)
-            new = [(float(penalised[i]), beams[source[i]] + [int(token[i])], bool(token[i] == eos_token_id))
-                   for i in range(num_beams) if ends[i]]  # fmt: skip
-            finished = sorted(finished + new, key=lambda f: -f[0])[:num_beams]
-        going = np.argsort(-(total + ends * DROPPED), kind="stable")[:num_beams]
-        beams = [beams[source[i]] + [int(token[i])] for i in going]
-        running = (total + ends * DROPPED)[going].astype(np.float32)
-        improvable = improvable and _can_improve(running, finished, num_beams, n_prompt + n_new + 1, n_prompt,
-                                                 n_prompt + max_new_tokens, early_stopping, length_penalty)  # fmt: skip
-        if not improvable or (early_stopping is True and len(finished) == num_beams) or ends.all():
-            break
-        cache.keep_rows(source[going])
-        logits = _step(gpt, [[b[-1]] for b in beams], cache, split)
-    return [Hypothesis(tokens[:-1] if by_eos else tokens, score) for score, tokens, by_eos in finished]
+    beams = Beams(num_beams, sampler, eos_token_id, max_new_tokens, len(prompt), length_penalty, early_stopping)
+    for _ in decode(engine, [list(prompt)], max_new_tokens, beams):
+        pass
+    return beams.hypotheses()
 
 
 def _can_improve(running, finished, num_beams, length, n_prompt, max_length, early_stopping, length_penalty):
@@ -86,13 +101,3 @@ def _can_improve(running, finished, num_beams, length, n_prompt, max_length, ear
         return True
     best_length = (max_length if early_stopping == "never" and length_penalty > 0 else length) - n_prompt
     return running[0] / np.float32(best_length**length_penalty) > min(f[0] for f in finished)
-
-
-def _step(gpt, ids, cache, split=None):
-    """Logits [n_rows, n_vocab] for the last of each row's new ids, the rows' earlier ids being in `cache`;
-    split: `GPT._split_weights()`, or None for `model.py` alone."""
-    ids = np.asarray(ids, np.int64)
-    n_past, n_seq = cache.n_past, ids.shape[1]
-    real = np.ones((ids.shape[0], n_past + n_seq), bool)
-    positions = np.broadcast_to(np.arange(n_past, n_past + n_seq), ids.shape)
-    return gpt._last_logits(ids, positions, attention_mask(real, n_seq), cache, split)  # [n_rows, n_vocab]

@@ -186,10 +186,10 @@ def read_prompt(args):
 def interact(gpt, args, stop, options):
     """The prompt loop: each line typed joins the conversation, and the model continues it. The KV cache is
     kept from turn to turn, so each answer costs only its new tokens."""
-    from .gpt import Conversation
+    from .conversation import Conversation
 
     conversation = Conversation(
-        gpt, gpt._sampler(**{k: v for k, v in options.items() if k in SAMPLER}), options["seed"]
+        gpt, gpt.sampler(**{k: v for k, v in options.items() if k in SAMPLER}), options["seed"]
     )
     text = read_prompt(args) if (args.prompt is not None or args.file is not None) else ""
     print("gptlite.generate: type a line and press Enter; Ctrl-C stops an answer, Ctrl-D ends", file=sys.stderr)

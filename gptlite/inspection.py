@@ -21,8 +21,10 @@ from typing import NamedTuple
 import numpy as np
 
 from . import views
-from .hooks import Record, activation_names, canonical
-from .model import KVCache, attention_mask, head_weight, hidden_states, layer_norm, lm_head, log_softmax, softmax
+from .checks import random_generators
+from .decoding import Sampling, decode
+from .hooks import Record, activation_names, canonical, returned
+from .model import attention_mask, layer_norm, log_softmax, softmax
 
 
 class TopToken(NamedTuple):
@@ -47,15 +49,36 @@ def record_run(gpt, ids, names, fns):
     per_sequence = {name: _without_batch_axis(fn) if callable(fn) else fn for name, fn in (fns or {}).items()}
     record = Record(names, per_sequence, n_layer=gpt.config.n_layer)
     mask = attention_mask(np.ones((1, n_seq), bool), n_seq)  # [1, 1, n_seq, n_seq]
-    cache = KVCache(gpt.config, 1, n_seq)
-    x = hidden_states(gpt.params, ids[None], np.arange(n_seq)[None], mask, cache, gpt.config, record)
-    logits = lm_head(x, head_weight(gpt.params), record)[0]  # [n_seq, n_vocab]
+    cache = gpt.engine.new_cache(1, n_seq)
+    x = gpt.engine.hidden_states(ids[None], np.arange(n_seq)[None], mask, cache, record)  # [1, n_seq, n_embd]
+    logits = gpt.engine.head(x, record)[0]  # [n_seq, n_vocab]
     return logits, {name: value[0] for name, value in record.records.items()}
 
 
+def trace(gpt, prompt, max_new_tokens, alternatives, sampler, seed):
+    """GPT.trace: generate from one prompt (text or ids), observing each new token with the logits it was drawn
+    from, and return a Trace."""
+    ids = gpt.prompt_ids(prompt).tolist()
+    eos = gpt.tokenizer.eot_token if gpt.tokenizer else None
+    steps = []
+
+    def observe(row, logits, token):
+        probability = float(np.exp(log_softmax(logits.astype(np.float64))[token]))
+        chosen = TopToken(gpt.token_str(token), token, probability, float(logits[token]))
+        steps.append((chosen, top_tokens(logits, alternatives, gpt.token_str)))
+
+    pick = Sampling(sampler, random_generators(seed, 1), eos)
+    new = [t for step in decode(gpt.engine, [ids], max_new_tokens, pick, eos_token_id=eos, n_vocab=gpt.text_vocab(),
+                                observe=observe) for _, t in step]  # fmt: skip
+    prompt_text = prompt if isinstance(prompt, str) else "".join(gpt.to_str_tokens(ids))
+    text = gpt.tokenizer.decode(new) if gpt.tokenizer else " ".join(map(str, new))
+    return Trace(prompt_text, steps, text)
+
+
 def _without_batch_axis(fn):
-    """A user's hook sees and returns one sequence's activation, as run[name] shows it; the model has a batch axis."""
-    return lambda x, name: np.asarray(fn(x[0], name))[None]
+    """A user's hook sees and returns one sequence's activation, as run[name] shows it (and is told of a wrong
+    shape in those terms); the model has a batch axis."""
+    return lambda x, name: returned(fn(x[0], name), x.shape[1:], x.dtype, name)[None]
 
 
 class Run:
@@ -66,12 +89,12 @@ class Run:
         self.logits = logits  # [n_seq, n_vocab]
         self.records = records  # name -> activation (see hooks.py for the names and shapes)
         self.tokens = gpt.to_str_tokens(ids)
-        self._gpt = gpt
+        self.gpt = gpt
 
     def __getitem__(self, name: str) -> np.ndarray:
         key = canonical(name)
         if key not in self.records:
-            known = activation_names(self._gpt.config.n_layer)
+            known = activation_names(self.gpt.config.n_layer)
             why = "was not recorded: pass it in names=[...]" if key in known else "is not an activation's name"
             raise KeyError(f"{name!r} {why} (recorded: {len(self.records)} activations)")
         return self.records[key]
@@ -81,7 +104,7 @@ class Run:
 
     def names(self) -> list[str]:
         """The recorded activations' names, in the order the model computed them."""
-        return [n for n in activation_names(self._gpt.config.n_layer) if n in self.records]
+        return [n for n in activation_names(self.gpt.config.n_layer) if n in self.records]
 
     @property
     def logprobs(self) -> np.ndarray:
@@ -95,11 +118,11 @@ class Run:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if not -len(self.ids) <= position < len(self.ids):
             raise ValueError(f"position {position} is outside the {len(self.ids)} tokens")
-        return top_tokens(self.logits[position], int(k), self._gpt.token_str)
+        return top_tokens(self.logits[position], int(k), self.gpt.token_str)
 
     def logit_lens(self) -> "LogitLens":
         """The residual stream before the first block and after each block, decoded as the final one is."""
-        needed = ["h.0.resid_pre"] + [f"h.{i}.resid_post" for i in range(self._gpt.config.n_layer)]
+        needed = ["h.0.resid_pre"] + [f"h.{i}.resid_post" for i in range(self.gpt.config.n_layer)]
         missing = [n for n in needed if n not in self.records]
         if missing:
             raise ValueError(f"the logit lens needs {missing[0]} (and h.*.resid_post): record them with names=[...]")
@@ -107,7 +130,7 @@ class Run:
 
     def attention(self) -> "views.AttentionView":
         """Every layer's and head's attention pattern, as a picture with a layer and head picker."""
-        n_layer = self._gpt.config.n_layer
+        n_layer = self.gpt.config.n_layer
         missing = [i for i in range(n_layer) if f"h.{i}.attn.pattern" not in self.records]
         if missing:
             raise ValueError(f"h.{missing[0]}.attn.pattern was not recorded: record h.*.attn.pattern with names=[...]")
@@ -129,9 +152,9 @@ class Run:
     def save(self, path) -> None:
         """One HTML page with every picture this run can draw: tokens, attention, logit lens."""
         parts = [self.token_view()]
-        if all(f"h.{i}.attn.pattern" in self.records for i in range(self._gpt.config.n_layer)):
+        if all(f"h.{i}.attn.pattern" in self.records for i in range(self.gpt.config.n_layer)):
             parts.append(self.attention())
-        if "h.0.resid_pre" in self.records and f"h.{self._gpt.config.n_layer - 1}.resid_post" in self.records:
+        if "h.0.resid_pre" in self.records and f"h.{self.gpt.config.n_layer - 1}.resid_post" in self.records:
             parts.append(self.logit_lens())
         views.save_page(path, "gptlite: " + "".join(self.tokens)[:60], parts)
 
@@ -154,14 +177,14 @@ class LogitLens(views.LogitLensView):
             top_probs[layer] = np.exp(logp[np.arange(n_seq), top_ids[layer]])
             next_probs[layer] = np.exp(logp[np.arange(n_seq - 1), run.ids[1:]])
         self.top_ids, self.top_probs, self.next_probs = top_ids, top_probs, next_probs  # [n_layer + 1, n_seq (- 1)]
-        to_str = run._gpt.token_str
+        to_str = run.gpt.token_str
         super().__init__(layers, run.tokens, [[to_str(int(i)) for i in row] for row in top_ids], top_probs, next_probs)
 
     def logits(self, layer: int) -> np.ndarray:
         """[n_seq, n_vocab]: the lens's logits at a layer (0 = the embeddings, -1 = after the last block)."""
-        gpt = self._run._gpt
+        gpt = self._run.gpt
         normalized = layer_norm(self._residuals[layer], **gpt.params["ln_f"], eps=gpt.config.layer_norm_epsilon)
-        return lm_head(normalized, head_weight(gpt.params))
+        return gpt.engine.head(normalized)
 
 
 class Trace(views.TraceView):

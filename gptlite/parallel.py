@@ -42,42 +42,42 @@ second layout of the weights: made the first time a batch is decoded and kept
 (the memory, not the values: each generation copies the weights in afresh, so
 that edits to them count).
 
-Where it runs. OpenBLAS's kernels differ from build to build and CPU to CPU,
-and on a machine with many cores two single-threaded halves can lose to
-OpenBLAS's own threads. So the first pass of each kind (a decode step of a
-batch; a prompt of PREFILL_ROWS positions or more) runs a self-check: both
-paths on throwaway input of that shape, and the faster one is kept for the
-model. GPTLITE_PARALLEL=on skips the self-check; =off (or 0) switches the
-path off. It also needs threadpoolctl, to hold OpenBLAS to one thread
-(`pip install "gptlite[fast]"`), and two cores; without them `model.py`'s
-plain path runs. The plain path is the reference: the tests check this one
-against it.
+Where it runs: by rule, never by timing (`runs`). The path computes the architectures and Config values
+listed in COMPUTES; any other model runs model.py's path. It runs the passes it was measured faster at on
+two-core machines (AMD EPYC Zen 4, Intel Sapphire Rapids): decode steps of 2 to PANEL_ROWS rows, and passes
+over PREFILL_ROWS positions or more; one row's decode step and short prompts stay in model.py. And it runs
+where the process may use exactly two cores: with more, OpenBLAS's own threads use them all, and two
+single-threaded halves were never measured against that. GPTLITE_PARALLEL=on runs it wherever it can
+compute the model; =off (or 0) never. It also needs threadpoolctl, to hold OpenBLAS to one thread
+(`pip install "gptlite[fast]"`). The plain path is the reference: the tests check this one against it.
+Because the choice depends only on the machine, the model and the shape of a pass, a seeded generation
+takes the same path, and gives the same tokens, every time it runs on the same machine.
 """
 
 import functools
 import os
 import threading
-import time
+from contextlib import contextmanager
+from dataclasses import fields
 
 import numpy as np
 
-from .model import (
-    ACTIVATIONS,
-    Config,
-    KVCache,
-    attention,
-    attention_mask,
-    attention_scale,
-    head_weight,
-    hidden_states,
-    layer_norm,
-    lm_head,
-)
+from .model import ACTIVATIONS, Config, attention, attention_scale, head_weight, layer_norm
 
 PANEL = 64  # columns per panel: powers of two from 16 to 64 were fastest in measurements, 128 and up slower
 PANEL_ROWS = 16  # batches of up to this many rows decode through the panels (measured: 2 to 16)
 PREFILL_ROWS = 128  # a pass over fewer positions than this (and not a decode step of a batch) stays in model.py
 N_PARTS = 2
+
+# Every field of model.Config, with the values this path computes (None: all of them). `_blocks` below composes
+# model.block's pre-LN order itself, so a model with any value not listed runs model.py's path instead, and
+# test_parallel fails when Config gains a field that is not listed here: a new option must be declared, and
+# tested against model.py, before this path computes it.
+COMPUTES = {
+    "n_vocab": None, "n_ctx": None, "n_embd": None, "n_head": None, "n_layer": None, "n_inner": None,
+    "activation": None, "layer_norm_epsilon": None, "scale_attn_weights": None,
+    "scale_attn_by_inverse_layer_idx": None, "tie_word_embeddings": None,
+}  # fmt: skip
 
 
 @functools.cache
@@ -91,8 +91,8 @@ def threadpool_controller():
 
 
 def setting() -> str:
-    """GPTLITE_PARALLEL from the environment: "auto" (the default: where a self-check finds the path faster),
-    "on" (also 1: wherever it can run, no self-check) or "off" (also 0: never)."""
+    """GPTLITE_PARALLEL from the environment: "auto" (the default: where the rule in `runs` says), "on" (also 1:
+    wherever this path computes the model) or "off" (also 0: never)."""
     value = os.environ.get("GPTLITE_PARALLEL", "auto").strip().lower()
     value = {"1": "on", "0": "off", "": "auto"}.get(value, value)
     if value not in ("auto", "on", "off"):
@@ -100,13 +100,29 @@ def setting() -> str:
     return value
 
 
+def computes(config: Config) -> bool:
+    """Whether this path computes the model: every Config field declared in COMPUTES with its value, and heads
+    to split in two."""
+    declared = all(
+        f.name in COMPUTES and (COMPUTES[f.name] is None or getattr(config, f.name) in COMPUTES[f.name])
+        for f in fields(config)
+    )
+    return declared and config.n_head >= N_PARTS
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it, else all of them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def available(config: Config) -> bool:
-    """Whether the two-thread path can run at all: two cores, threadpoolctl, heads to split, not switched off."""
+    """Whether this path can run the model at all: it computes it, threadpoolctl is there, two cores or more,
+    and GPTLITE_PARALLEL is not off."""
     return (
-        config.n_head >= N_PARTS
-        and threadpool_controller() is not None
-        and (os.cpu_count() or 1) >= N_PARTS
-        and setting() != "off"
+        computes(config) and threadpool_controller() is not None and usable_cores() >= N_PARTS and (setting() != "off")
     )
 
 
@@ -118,22 +134,38 @@ def kind(n_batch: int, n_seq: int) -> str | None:
     return "prefill" if n_batch * n_seq >= PREFILL_ROWS else None
 
 
-def faster(split_run, plain_run, settle: float = 0.15) -> bool:
-    """Whether split_run() takes less time than plain_run(). Each runs for `settle` seconds first (it warms up,
-    and whatever the other left behind dies down: OpenBLAS's workers spin on a core for about 0.1 s after a
-    multi-threaded call), then twice more, timed; the faster of the two times is the one compared."""
-    best = {}
-    for run in (split_run, plain_run):
-        start = time.perf_counter()
-        while time.perf_counter() - start < settle:
-            run()
-        times = []
-        for _ in range(2):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-        best[run] = min(times)
-    return best[split_run] < best[plain_run]
+def runs(config: Config, n_batch: int, n_seq: int) -> bool:
+    """The rule: whether a pass over n_batch x n_seq new positions of this model runs here rather than in
+    model.py. Where the path is available (`available`) and the pass is of a kind it was measured faster at
+    (`kind`): with GPTLITE_PARALLEL=on always, by default where the process may use exactly two cores."""
+    if kind(n_batch, n_seq) is None or not available(config):
+        return False
+    return setting() == "on" or usable_cores() == N_PARTS
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0  # passes running on two threads now, in all threads of the process
+_blas_restore = None  # what restores OpenBLAS's threads when the last of them ends
+
+
+@contextmanager
+def one_blas_thread():
+    """OpenBLAS held to one thread while any two-thread pass runs. Passes from several threads of a program may
+    overlap; the first to start sets the limit and the last to end restores what was there before (nested
+    threadpoolctl contexts left in another order than they came would restore the wrong value)."""
+    global _blas_users, _blas_restore
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_restore = threadpool_controller().limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_restore.restore_original_limits()
+                _blas_restore = None
 
 
 def split(n: int, part: int) -> slice:
@@ -228,47 +260,15 @@ class TwoThreads:
     `load(params)` before each generation or scoring call points the shards at the weights as they are then, so
     that edits to them count; the first decode step of a batch after a load copies them into panels."""
 
-    def __init__(self, config: Config, controller):
-        self.config, self.controller = config, controller
+    def __init__(self, config: Config):
+        self.config = config
         self.shards = [Shard(config, part) for part in range(N_PARTS)]
         self.params = None
-        self.verdicts = {}  # kind of pass -> whether this path was faster than model.py's at its first use
 
     def load(self, params: dict):
         self.params = params
         for shard in self.shards:
             shard.load(params)
-
-    def wins(self, n_batch: int, n_seq: int) -> bool:
-        """Whether a pass over n_batch x n_seq new positions should run here rather than in model.py. Not for one
-        row's decode step nor a short prompt (`kind`); for the rest, where a self-check at the first pass of its
-        kind found this path faster (OpenBLAS's kernels differ from build to build and CPU to CPU, and on many
-        cores two single-threaded halves can lose to OpenBLAS's own threads); always with GPTLITE_PARALLEL=on."""
-        pass_kind = kind(n_batch, n_seq)
-        if pass_kind is None:
-            return False
-        if setting() == "on":
-            return True
-        if pass_kind not in self.verdicts:
-            shape = (n_batch, 1) if pass_kind == "decode" else (1, min(PREFILL_ROWS, self.config.n_ctx))
-            self.verdicts[pass_kind] = self.self_check(*shape)
-        return self.verdicts[pass_kind]
-
-    def self_check(self, n_batch: int, n_seq: int) -> bool:
-        """Whether this path computes the last logits of n_batch x n_seq throwaway tokens faster than model.py."""
-        ids = np.zeros((n_batch, n_seq), np.int64)
-        positions = np.broadcast_to(np.arange(n_seq), ids.shape)
-        mask = attention_mask(np.ones((n_batch, n_seq), bool), n_seq)
-
-        def split_run():
-            self.last_logits(ids, positions, mask, KVCache(self.config, n_batch, n_seq))
-
-        def plain_run():
-            cache = KVCache(self.config, n_batch, n_seq)
-            x = hidden_states(self.params, ids, positions, mask, cache, self.config)  # [n_batch, n_seq, n_embd]
-            lm_head(x[:, -1], head_weight(self.params))
-
-        return faster(split_run, plain_run)
 
     def last_logits(self, ids, positions, mask, cache) -> np.ndarray:
         """Like `model.lm_head(model.hidden_states(...)[:, -1])`: token ids [n_batch, n_seq] -> the logits of each
@@ -324,7 +324,8 @@ class TwoThreads:
     def _in_two_threads(self, work, barrier=None):
         """work(0) in the calling thread and work(1) in a helper, at once, with OpenBLAS held to one thread. An
         error in either is raised here, in the caller's thread; `barrier`, the one `work` waits at, if any, is
-        broken so that the other thread does not wait for ever."""
+        broken so that the other thread does not wait for ever. Even when interrupted (Ctrl-C), this returns
+        only once the helper has stopped: no thread is left behind at the barrier or writing to the arrays."""
         errors = []
 
         def run(part):
@@ -338,10 +339,16 @@ class TwoThreads:
                     barrier.abort()  # wakes the other thread
 
         helper = threading.Thread(target=run, args=(1,), name="gptlite-parallel", daemon=True)
-        with self.controller.limit(limits=1, user_api="blas"):  # idle OpenBLAS workers would spin on a core
+        with one_blas_thread():  # idle OpenBLAS workers would spin on a core
             helper.start()
-            run(0)
-            helper.join()
+            try:
+                run(0)
+                helper.join()
+            except BaseException:  # an interrupt between the two: stop the helper before going on
+                if barrier is not None:
+                    barrier.abort()
+                helper.join()
+                raise
         if errors:
             raise errors[0]
 

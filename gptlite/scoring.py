@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .gpt import left_pad
-from .model import KVCache, attention_mask
+from . import checks
+from .engine import left_pad
+from .model import attention_mask
 
 # ---------------------------------------------------------------- the log-probability of tokens
 
@@ -39,14 +40,13 @@ def window_logprobs(gpt, windows):
     """
     ids, real, positions = left_pad([w[:-1] for w, _ in windows])  # the last token is only ever a target
     n_batch, n_seq = ids.shape
-    split = gpt._split_weights()  # the two-thread path, where it is faster; then the head runs there too
-    split = split if split is not None and split.wins(n_batch, n_seq) else None
-    cache = KVCache(gpt.config, n_batch, n_seq)
-    x = gpt._hidden_states(ids, positions, attention_mask(real, n_seq), cache, split)  # [n_batch, n_seq, n_embd]
+    gpt.engine.refresh()
+    cache = gpt.engine.new_cache(n_batch, n_seq)
+    x = gpt.engine.hidden_states(ids, positions, attention_mask(real, n_seq), cache)  # [n_batch, n_seq, n_embd]
     out = []
     for row, (w, first) in enumerate(windows):
         pad = n_seq - (len(w) - 1)
-        logits = gpt._head(x[row, pad + first :], split)  # [n_scored, n_vocab]: the positions that predict a target
+        logits = gpt.engine.head(x[row, pad + first :])  # [n_scored, n_vocab]: the positions that predict a target
         targets = np.asarray(w[first + 1 :])
         out.append((target_logprobs(logits, targets), logits.argmax(axis=-1)))
     return out
@@ -103,13 +103,10 @@ class Score:
 
 
 def check_window(gpt, context, stride):
-    """Checked (context, stride): context defaults to n_ctx, stride to context (windows that do not overlap)."""
-    context = gpt.config.n_ctx if context is None else context
-    if not isinstance(context, int) or not 2 <= context <= gpt.config.n_ctx:
-        raise ValueError(f"context must be an integer in [2, {gpt.config.n_ctx}] (the model's n_ctx), got {context!r}")
-    stride = context if stride is None else stride
-    if not isinstance(stride, int) or not 1 <= stride <= context:
-        raise ValueError(f"stride must be an integer in [1, context={context}], got {stride!r}")
+    """Checked (context, stride): context defaults to n_ctx, stride to half the context (so that every token
+    after the first window is scored with at least half a context before it, as the guide does for gpt2)."""
+    context = checks.count("context", gpt.config.n_ctx if context is None else context, 2, gpt.config.n_ctx)
+    stride = checks.count("stride", max(context // 2, 1) if stride is None else stride, 1, context)  # <= context
     return context, stride
 
 
@@ -146,8 +143,7 @@ def scored_windows(gpt, id_chunks, context=None, stride=None, batch_size=1):
     """Yield (log-probabilities of a window's scored tokens, those tokens, the window's labelled count),
     scoring batch_size windows at once."""
     context, stride = check_window(gpt, context, stride)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = checks.count("batch_size", batch_size, 1)
     batch = []
     for window in windows(id_chunks, context, stride):
         batch.append(window)
@@ -166,14 +162,28 @@ def _score_batch(gpt, batch):
 def score_ids(gpt, ids, context=None, stride=None, batch_size=1):
     """(log-probabilities, the scored tokens): every token after the first, each given the tokens before it
     in its window (stride defaults to half the context, so that every token is scored)."""
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or len(ids) < 2 or not np.issubdtype(ids.dtype, np.integer):
+    ids = checks.token_ids(ids, gpt.config.n_vocab)
+    if len(ids) < 2:
         raise ValueError("scoring needs a list of at least two token ids: the first has nothing before it")
-    if ids.min() < 0 or ids.max() >= gpt.config.n_vocab:
-        raise ValueError(f"token ids must be in [0, {gpt.config.n_vocab}), got {ids.min()}..{ids.max()}")
-    context = gpt.config.n_ctx if context is None else context
-    scored = list(scored_windows(gpt, [ids], context, context // 2 if stride is None else stride, batch_size))
+    scored = list(scored_windows(gpt, [ids], context, stride, batch_size))
     return np.concatenate([lp for lp, _, _ in scored]), np.concatenate([t for _, t, _ in scored])
+
+
+def score(gpt, text_or_ids, prepend_eot=True, context=None, stride=None):
+    """GPT.score: a text or ids -> Score, the first token conditioned on <|endoftext|> when prepend_eot."""
+    if isinstance(text_or_ids, str):
+        if gpt.tokenizer is None:
+            raise ValueError("this model has no tokenizer files: score token ids instead of text")
+        ids = gpt.tokenizer.encode(text_or_ids, allowed_special="all")
+    else:
+        ids = list(text_or_ids)
+    if prepend_eot:
+        eot = gpt.tokenizer.eot_token if gpt.tokenizer is not None else None
+        if eot is None:
+            raise ValueError("this model's vocabulary has no <|endoftext|>: use prepend_eot=False")
+        ids = [eot, *ids]
+    logprobs, targets = score_ids(gpt, ids, context, stride)
+    return Score(logprobs, n_bytes(gpt, targets), targets)
 
 
 def n_bytes(gpt, ids):
@@ -275,7 +285,13 @@ class Lambada:
 
 def continuation_window(gpt, context_ids, continuation_ids):
     """(ids, first) for window_logprobs: context then continuation, cut from the left to n_ctx + 1 tokens, as
-    lm-evaluation-harness cuts them; the continuation's tokens are the ones scored."""
+    lm-evaluation-harness cuts them; the continuation's tokens are the ones scored. A continuation longer than
+    the context cannot be scored in one window: it is refused (its first tokens would have no position)."""
+    if len(continuation_ids) > gpt.config.n_ctx:
+        raise ValueError(
+            f"a continuation of {len(continuation_ids)} tokens is longer than the model's context of "
+            f"{gpt.config.n_ctx} tokens: it cannot be scored in one window"
+        )
     ids = np.asarray([*context_ids, *continuation_ids][-(gpt.config.n_ctx + 1) :], np.int64)
     return ids, len(ids) - len(continuation_ids) - 1
 
@@ -292,7 +308,7 @@ def encode_pair(gpt, context, continuation):
 
 def lambada(gpt, passages, batch_size=8, progress=None):
     """Score LAMBADA passages (texts); `progress(n)` is told of each batch's n passages."""
-    result = Lambada()
+    result, batch_size = Lambada(), checks.count("batch_size", batch_size, 1)
     batch = []
     for text in passages:
         batch.append(last_word(text))
@@ -362,7 +378,7 @@ def check_choice(item):
         and isinstance(item.get("endings"), list)
         and len(item["endings"]) >= 2
         and all(isinstance(e, str) and e for e in item["endings"])
-        and isinstance(item.get("label"), int)
+        and checks.is_integer(item.get("label"))
         and 0 <= item["label"] < len(item["endings"])
     )
     if not ok:
@@ -370,15 +386,19 @@ def check_choice(item):
     return item
 
 
-def multiple_choice(gpt, items, progress=None):
-    """Score multiple-choice items; each ending is " " + ending after the context, as in llm.c."""
+def multiple_choice(gpt, items, progress=None, batch_size=8):
+    """Score multiple-choice items; each ending is " " + ending after the context, as in llm.c. An item's
+    endings run batch_size at a time."""
+    batch_size = checks.count("batch_size", batch_size, 1)
     result = MultipleChoice()
     for item in items:
         item = check_choice(item)
         context_ids = gpt.tokenizer.encode(item["context"], allowed_special="all") or [gpt.tokenizer.eot_token]
         endings = [gpt.tokenizer.encode(" " + ending, allowed_special="all") for ending in item["endings"]]
         jobs = [continuation_window(gpt, context_ids, ending) for ending in endings]
-        scores = [logprobs for logprobs, _ in window_logprobs(gpt, jobs)]
+        scores = [
+            lp for i in range(0, len(jobs), batch_size) for lp, _ in window_logprobs(gpt, jobs[i : i + batch_size])
+        ]
         sums, means = [math.fsum(s) for s in scores], [math.fsum(s) / len(s) for s in scores]
         result.sums.append(sums)
         result.means.append(means)

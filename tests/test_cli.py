@@ -201,7 +201,7 @@ def test_interactive_mode_through_a_pseudo_terminal():
 
 
 def test_a_conversation_keeps_its_cache_and_computes_what_generate_computes(tiny):
-    from gptlite.gpt import Conversation
+    from gptlite.conversation import Conversation
     from gptlite.sampling import Sampler
 
     conversation = Conversation(tiny, Sampler(temperature=0))
@@ -212,6 +212,8 @@ def test_a_conversation_keeps_its_cache_and_computes_what_generate_computes(tiny
     assert second == tiny.tokenizer.decode(
         tiny.generate(before + tiny.tokenizer.encode(" and again"), 6, temperature=0)
     )
-    assert conversation.cache.n_past == len(conversation.history) - 1  # only the last token is not in the cache yet
+    assert (
+        conversation.window.cache.n_past == len(conversation.history) - 1
+    )  # only the last token is not in the cache yet
     long = "".join(conversation.say(" more", 120))  # past the 64-token context: the window slides
     assert len(tiny.tokenizer.encode(long)) > 60

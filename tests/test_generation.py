@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gptlite import GPT
+from gptlite.decoding import Sampling, decode
 from gptlite.sampling import Sampler, apply_min_p, ban_bad_words, ban_repeated_ngrams
 
 from helpers import MODELS
@@ -123,7 +124,7 @@ def windowed_greedy(gpt, prompt, n_new):
 def test_generation_past_the_context_slides_the_window(peaky):
     slides = []
     new = list(
-        peaky._tokens([PROMPT], 150, Sampler(temperature=0), None, None, set(), on_slide=lambda: slides.append(1))
+        decode(peaky.engine, [PROMPT], 150, Sampling(Sampler(temperature=0), [None]), on_slide=lambda: slides.append(1))
     )
     got = [t for step in new for _, t in step]
     assert got == windowed_greedy(peaky, PROMPT, 150)  # n_ctx 64: several slides

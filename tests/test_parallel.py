@@ -1,14 +1,14 @@
 """The two-thread path (parallel.py) against the plain one (model.py): same logits, same tokens, same scores."""
 
 import copy
+import dataclasses
 import threading
-import time
 
 import numpy as np
 import pytest
 
 from gptlite import GPT, model, parallel
-from gptlite.gpt import left_pad
+from gptlite.engine import left_pad
 from gptlite.model import Config, KVCache, attention_mask, hidden_states
 
 CONFIGS = {
@@ -66,7 +66,7 @@ def test_decode_step_logits_match_the_plain_path(gpt, n_batch):
     plain_cache = KVCache(config, n_batch, real.shape[1])
     hidden_states(gpt.params, ids, positions, attention_mask(real[:, :n_prompt], n_prompt), plain_cache, config)
     split_cache = copy.deepcopy(plain_cache)
-    two = parallel.TwoThreads(config, parallel.threadpool_controller())
+    two = parallel.TwoThreads(config)
     two.load(gpt.params)
     token = np.arange(n_batch)[:, None] + 3  # [n_batch, 1]
     position = positions[:, -1:] + 1
@@ -93,7 +93,7 @@ def test_prefill_hidden_states_and_logits_match_the_plain_path(gpt, n_batch):
     mask = attention_mask(real[:, :n_seq], n_seq)
     plain_cache, split_cache = KVCache(config, n_batch, n_seq + 2), KVCache(config, n_batch, n_seq + 2)
     expected = hidden_states(gpt.params, ids, positions, mask, plain_cache, config)
-    two = parallel.TwoThreads(config, parallel.threadpool_controller())
+    two = parallel.TwoThreads(config)
     two.load(gpt.params)
     got = two.hidden_states(ids, positions, mask, split_cache)
     assert got.shape == (n_batch, n_seq, config.n_embd) and got.dtype == np.float32
@@ -221,7 +221,7 @@ def test_kind_of_pass():
 
 def test_available_unless_switched_off_or_impossible(monkeypatch):
     config = CONFIGS["gpt2-like"]
-    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     for value in ("on", "1", "auto", "", " AUTO "):
         monkeypatch.setenv("GPTLITE_PARALLEL", value)
         assert parallel.available(config)
@@ -235,63 +235,96 @@ def test_available_unless_switched_off_or_impossible(monkeypatch):
     with pytest.raises(ValueError, match="GPTLITE_PARALLEL must be auto, on or off"):
         parallel.available(config)
     monkeypatch.delenv("GPTLITE_PARALLEL")
-    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
     assert not parallel.available(config)
-    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     monkeypatch.setattr(parallel, "threadpool_controller", lambda: None)  # threadpoolctl not installed
     assert not parallel.available(config)
-    assert random_gpt(config)._split_weights() is None
+    assert random_gpt(config).engine.path(8, 1) == "model.py"
 
 
-def test_faster_compares_the_two_runs():
-    def quick():
-        time.sleep(0.001)
+@pytest.mark.parametrize("cores, setting, expected", [(2, "auto", True), (4, "auto", False), (16, "auto", False),
+                                                      (4, "on", True), (2, "off", False)])  # fmt: skip
+def test_the_path_is_chosen_by_rule(cores, setting, expected, monkeypatch, count_split_steps):
+    """The path depends on the cores the process may use, the setting and the shape of the pass: nothing timed,
+    so the same machine, model and shape take it every time."""
+    monkeypatch.setenv("GPTLITE_PARALLEL", setting)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: cores)
+    config = CONFIGS["gpt2-like"]
+    assert parallel.runs(config, 8, 1) is expected
+    assert parallel.runs(config, 1, parallel.PREFILL_ROWS) is expected
+    assert not parallel.runs(config, 1, 1) and not parallel.runs(config, 1, parallel.PREFILL_ROWS - 1)
+    gpt = random_gpt(config)
+    assert gpt.engine.path(8, 1) == ("two threads" if expected else "model.py")
+    first = gpt.generate(PROMPTS, 6, temperature=1.0, seed=4)
+    assert len(count_split_steps) == (5 if expected else 0)  # the 5 decode steps (the prefill, 8 x 12, is short)
+    assert random_gpt(config).generate(PROMPTS, 6, temperature=1.0, seed=4) == first  # a fresh model, the same path
 
-    def slow():
-        time.sleep(0.02)
 
-    assert parallel.faster(quick, slow, settle=0.01)
-    assert not parallel.faster(slow, quick, settle=0.01)
+# A value other than GPT-2's for every Config field (for the shape fields, a shape the other tests do not use):
+# test_parallel checks the two-thread path against model.py with each, so a field must be listed here before
+# parallel.COMPUTES may declare it.
+OPTIONS = {
+    "n_vocab": [257], "n_ctx": [40], "n_embd": [48], "n_head": [2, 8], "n_layer": [1], "n_inner": [56],
+    "activation": sorted(model.ACTIVATIONS), "layer_norm_epsilon": [1e-2], "scale_attn_weights": [False],
+    "scale_attn_by_inverse_layer_idx": [True], "tie_word_embeddings": [False],
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("split_is_faster", [True, False])
-def test_auto_takes_the_path_its_self_check_found_faster(split_is_faster, monkeypatch, count_split_steps):
-    monkeypatch.setenv("GPTLITE_PARALLEL", "auto")
-    checks = []
+def test_every_config_field_is_declared_and_tested():
+    fields = {f.name for f in dataclasses.fields(Config)}
+    assert set(parallel.COMPUTES) == fields, "declare each Config field in parallel.COMPUTES (and test it)"
+    assert set(OPTIONS) == fields, "give each Config field a value to test parallel.py against model.py with"
 
-    def self_check(self, n_batch, n_seq):
-        checks.append((n_batch, n_seq))
-        return split_is_faster
 
-    monkeypatch.setattr(parallel.TwoThreads, "self_check", self_check)
+@pytest.mark.parametrize("field, value", [(f, v) for f, values in OPTIONS.items() for v in values])
+def test_every_declared_field_computes_what_model_py_computes(field, value):
+    base = Config(n_vocab=300, n_ctx=64, n_embd=32, n_head=4, n_layer=2)
+    config = dataclasses.replace(base, **{field: value})
+    assert parallel.computes(config)
+    gpt = random_gpt(config)
+    prompts = [list(range(1, 30)), [5, 6, 7]]
+    ids, real, positions = left_pad(prompts, max_new_tokens=1)
+    n_seq = ids.shape[1]
+    two = parallel.TwoThreads(config)
+    two.load(gpt.params)
+    caches = [KVCache(config, 2, n_seq + 1) for _ in range(2)]
+    mask = attention_mask(real[:, :n_seq], n_seq)
+    expected = hidden_states(gpt.params, ids, positions, mask, caches[0], config)  # [2, n_seq, n_embd]
+    np.testing.assert_allclose(two.hidden_states(ids, positions, mask, caches[1]), expected, rtol=1e-4, atol=1e-5)
+    token, mask = np.array([[3], [4]]), attention_mask(real, 1)  # a decode step of the batch, through the panels
+    plain = model.lm_head(hidden_states(gpt.params, token, positions[:, -1:] + 1, mask, caches[0], config)[:, -1],
+                          model.head_weight(gpt.params))  # fmt: skip
+    np.testing.assert_allclose(two.last_logits(token, positions[:, -1:] + 1, mask, caches[1]), plain, rtol=1e-4,
+                               atol=1e-5)  # fmt: skip
+
+
+def test_a_value_the_path_does_not_declare_runs_in_model_py(monkeypatch, count_split_steps):
+    monkeypatch.setitem(parallel.COMPUTES, "activation", {"gelu_new"})  # as if it computed GPT-2's gelu only
+    relu = dataclasses.replace(CONFIGS["gpt2-like"], activation="relu")
+    assert not parallel.computes(relu) and parallel.computes(CONFIGS["gpt2-like"])
+    random_gpt(relu).generate(PROMPTS, 4, temperature=0)
+    assert count_split_steps == []
+
+
+def test_threads_sharing_a_model_leave_openblas_as_they_found_it():
+    from threadpoolctl import threadpool_info
+
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     gpt = random_gpt(CONFIGS["gpt2-like"])
-    first = gpt.generate(PROMPTS, 6, temperature=0)
-    second = gpt.generate(PROMPTS[:3], 6, temperature=0)
-    assert checks == [(8, 1)]  # once, at the first decode step of a batch, with its rows
-    assert len(count_split_steps) == (10 if split_is_faster else 0)
-    monkeypatch.setenv("GPTLITE_PARALLEL", "off")
-    assert (first, second) == (gpt.generate(PROMPTS, 6, temperature=0), gpt.generate(PROMPTS[:3], 6, temperature=0))
+    expected = gpt.generate(PROMPTS, 8, temperature=0)
+    results, errors = [], []
 
+    def work():
+        try:
+            results.extend(gpt.generate(PROMPTS, 8, temperature=0) for _ in range(3))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
 
-def test_the_self_check_runs_both_paths_on_throwaway_input(monkeypatch):
-    gpt = random_gpt(CONFIGS["gpt2-like"])
-    two = gpt._split_weights()
-    passes = []
-
-    def once_each(split_run, plain_run):
-        split_run()
-        plain_run()
-        return True
-
-    def recorded(path, fn):
-        def run(first, ids, *args, **kwargs):
-            passes.append((path, ids.shape))
-            return fn(first, ids, *args, **kwargs)
-
-        return run
-
-    monkeypatch.setattr(parallel, "faster", once_each)
-    monkeypatch.setattr(parallel, "hidden_states", recorded("plain", parallel.hidden_states))
-    monkeypatch.setattr(parallel.TwoThreads, "_forward", recorded("split", parallel.TwoThreads._forward))
-    assert two.self_check(8, 1) is True
-    assert passes == [("split", (8, 1)), ("plain", (8, 1))]
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == [expected] * 12
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
