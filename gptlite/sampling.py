@@ -23,11 +23,11 @@ Steps 1-5 also apply to greedy decoding and to beam search; steps 6-9 shape samp
 Each function works on one row of logits `[n_vocab]` (float32) and returns a new row.
 """
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import is_integer, is_real
 from .model import softmax
 
 
@@ -62,16 +62,6 @@ def apply_top_p(logits, p):
     out = logits.copy()
     out[order[drop]] = -np.inf
     return out
-
-
-def is_integer(value) -> bool:
-    """An int or a NumPy integer, not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def is_real(value) -> bool:
-    """An int, a float or a NumPy number, not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def apply_logit_bias(logits, bias):
@@ -162,10 +152,17 @@ class Sampler:
         return scores
 
     def process(self, logits: np.ndarray, history, n_new: int = 0, eos_token_id=None) -> np.ndarray:
-        """A row of logits [n_vocab] after steps 1-9: what the next token is drawn from (-inf = excluded)."""
+        """A row of logits [n_vocab] after steps 1-9: what the next token is drawn from (-inf = excluded).
+
+        -inf in the row is a token given probability zero, as in transformers' processors (a caller may mask
+        tokens so). NaN and +inf mean nothing and raise ValueError, as does a row that leaves no token possible
+        (transformers would fail inside torch.multinomial, or take the argmax of a NaN).
+        """
+        if np.isnan(logits).any() or (logits == np.inf).any():
+            raise ValueError("the logits hold NaN or +inf: the model's weights (or a hook) are probably corrupt")
         logits = self.constrain(logits, history, n_new, eos_token_id)
         if logits.max() == -np.inf:
-            raise ValueError("no token is left to pick: logit_bias, bad_words and the other bans exclude them all")
+            raise ValueError("no token is left to pick: the logits, logit_bias, bad_words and bans exclude them all")
         if self.temperature == 0:
             return logits  # greedy takes the argmax; temperature, top-k, top-p and min-p cannot change it
         with np.errstate(over="ignore", divide="ignore"):  # overflow is checked just below
@@ -183,14 +180,20 @@ class Sampler:
             logits = apply_min_p(logits, self.min_p)
         return logits
 
-    def __call__(self, logits: np.ndarray, history, rng: np.random.Generator, n_new=0, eos_token_id=None) -> int:
-        """Pick one token id from a row of logits [n_vocab]; `history` holds the ids of the sequence so far.
+    def distribution(self, logits: np.ndarray, history, n_new: int = 0, eos_token_id=None) -> np.ndarray:
+        """The probabilities [n_vocab] (float32) the next token is picked with: the softmax of `process`'s row;
+        greedy decoding gives all of it to the argmax. Speculative decoding compares two such rows."""
+        processed = self.process(logits, history, n_new, eos_token_id)
+        probabilities = np.zeros(processed.shape, np.float32)  # [n_vocab]
+        if self.temperature == 0:
+            probabilities[np.argmax(processed)] = 1
+        else:
+            candidates = np.flatnonzero(processed > -np.inf)  # the tokens still possible, by id
+            probabilities[candidates] = softmax(processed[candidates])
+        return probabilities
 
-        NaN or infinite logits raise ValueError (transformers would fail inside torch.multinomial, or take
-        the argmax of a NaN): no token is picked from numbers that mean nothing.
-        """
-        if not np.isfinite(logits).all():
-            raise ValueError("the model's logits are NaN or infinite: its weights are probably corrupt")
+    def __call__(self, logits: np.ndarray, history, rng: np.random.Generator, n_new=0, eos_token_id=None) -> int:
+        """Pick one token id from a row of logits [n_vocab]; `history` holds the ids of the sequence so far."""
         logits = self.process(logits, history, n_new, eos_token_id)
         if self.temperature == 0:
             return int(np.argmax(logits))

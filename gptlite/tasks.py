@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import regex
 
+from .checks import is_integer
 from .metrics import bleu, exact_match, rouge, token_f1
-from .sampling import is_integer
 
 TLDR = "\nTL;DR:"  # openai/gpt-2#33
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")

@@ -197,6 +197,50 @@ def make_sampling_reference():
     print("sampling_reference.npz: 4 settings")
 
 
+def make_masked_sampling_reference():
+    """Rows in which a caller gave some tokens probability zero with -inf, through transformers' processors
+    (repetition penalty, temperature, top-k, top-p, min-p) and the final softmax: the sampler must treat -inf
+    as probability zero, as they do, and give the same rows and the same probabilities."""
+    from transformers import (
+        MinPLogitsWarper,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    rng = np.random.default_rng(11)
+    logits = rng.standard_normal((6, 200)).astype(np.float32) * 2
+    for row, share in enumerate([0.05, 0.3, 0.6, 0.9, 0.97, 0.995]):  # from a few masked tokens to nearly all
+        logits[row, rng.random(200) < share] = -np.inf
+    logits[5, :] = -np.inf
+    logits[5, [7, 40, 41]] = [1.0, 0.5, 0.3]  # three left: top-k 20 meets fewer than it keeps (no tie at a cut)
+    seen = rng.integers(0, 200, (6, 25))
+    cases = {"logits": logits, "seen": seen}
+    for penalty, temperature, k, p, min_p in [
+        (1.0, 1.0, 0, 1.0, 0.0),
+        (1.3, 0.7, 20, 0.9, 0.0),
+        (1.0, 1.5, 5, 1.0, 0.05),
+        (2.0, 0.8, 0, 0.6, 0.1),
+    ]:
+        scores = torch.from_numpy(logits.copy())
+        ids = torch.from_numpy(seen)
+        if penalty != 1.0:
+            scores = RepetitionPenaltyLogitsProcessor(penalty)(ids, scores)
+        scores = TemperatureLogitsWarper(temperature)(ids, scores)
+        if k:
+            scores = TopKLogitsWarper(k)(ids, scores)
+        if p < 1.0:
+            scores = TopPLogitsWarper(p)(ids, scores)
+        if min_p:
+            scores = MinPLogitsWarper(min_p)(ids, scores)
+        key = f"{penalty}_{temperature}_{k}_{p}_{min_p}"
+        cases[key] = scores.numpy()
+        cases[key + "_probabilities"] = torch.softmax(scores, dim=-1).numpy()
+    np.savez(OUT.parent / "sampling_masked.npz", **cases)
+    print("sampling_masked.npz: 4 settings over rows with -inf")
+
+
 def make_top_p_reference():
     """Full-vocabulary rows where a float32 running sum of the probabilities moves the top-p cut: transformers'
     TopPLogitsWarper keeps what it keeps there, and gptlite must keep the same."""
@@ -381,6 +425,7 @@ FIXTURES = {
     "inside": lambda: [make_inside_reference(name) for name in ("tiny", "depth6")],
     "options": make_options,
     "sampling": make_sampling_reference,
+    "sampling-masked": make_masked_sampling_reference,
     "top_p": make_top_p_reference,
     "scoring": make_scoring_reference,
     "generation": make_generation_reference,

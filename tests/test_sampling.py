@@ -82,16 +82,52 @@ def test_top_p_cut_matches_transformers_over_the_full_vocabulary():
         np.testing.assert_array_equal(np.isfinite(apply_top_p(logits, float(p))), kept)
 
 
-def test_non_finite_logits_raise_instead_of_picking_a_token():
+def test_nan_and_plus_inf_logits_raise_instead_of_picking_a_token():
     rng = np.random.default_rng(0)
-    for bad in (np.nan, np.inf, -np.inf):
+    for bad in (np.nan, np.inf):
         logits = np.zeros(10, np.float32)
         logits[3] = bad
         for sampler in (Sampler(temperature=0), Sampler()):
-            with pytest.raises(ValueError, match="NaN or infinite"):
+            with pytest.raises(ValueError, match="NaN or \\+inf"):
                 sampler(logits, [], rng)
+            with pytest.raises(ValueError, match="NaN or \\+inf"):
+                sampler.distribution(logits, [])
     with pytest.raises(ValueError, match="too small"):
         Sampler(temperature=1e-45)(np.array([5.0, 1.0], np.float32), [], rng)
+    for sampler in (Sampler(temperature=0), Sampler()):  # -inf everywhere: nothing is possible
+        with pytest.raises(ValueError, match="no token is left to pick"):
+            sampler(np.full(5, -np.inf, np.float32), [], rng)
+
+
+def test_minus_inf_is_probability_zero_as_in_transformers_processors():
+    ref = np.load(FIXTURES / "sampling_masked.npz")
+    settings = [k for k in ref.files if k not in ("logits", "seen") and not k.endswith("_probabilities")]
+    assert len(settings) == 4
+    for key in settings:
+        penalty, temperature, k, p, min_p = key.split("_")
+        sampler = Sampler(float(temperature), int(k), float(p), float(penalty), float(min_p))
+        for row, history, expected, probabilities in zip(ref["logits"], ref["seen"], ref[key],
+                                                         ref[key + "_probabilities"]):  # fmt: skip
+            got = sampler.process(row, history)
+            np.testing.assert_array_equal(np.isinf(got), np.isinf(expected), err_msg=key)
+            np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-6, err_msg=key)
+            distribution = sampler.distribution(row, history)
+            assert distribution.shape == row.shape and distribution.dtype == np.float32
+            np.testing.assert_allclose(distribution, probabilities, rtol=1e-5, atol=1e-7, err_msg=key)
+            token = sampler(row, history, np.random.default_rng(0))
+            assert probabilities[token] > 0  # never a token transformers gives probability zero
+
+
+def test_the_distribution_is_what_the_pick_is_drawn_from():
+    logits = np.log(np.array([0.5, 0.1, 0.5, 0.2, 0.3, 0.4], np.float32))
+    greedy = Sampler(temperature=0).distribution(logits, [])
+    np.testing.assert_array_equal(greedy, [1, 0, 0, 0, 0, 0])  # all of it on the argmax (the first of a tie)
+    sampler = Sampler(temperature=1.0, top_k=3)
+    distribution = sampler.distribution(logits, [])
+    rng = np.random.default_rng(2)
+    draws = np.bincount([sampler(logits, [], rng) for _ in range(20000)], minlength=6) / 20000
+    np.testing.assert_allclose(draws, distribution, atol=0.015)
+    assert distribution[[1, 3, 4]].sum() == 0 and np.isclose(distribution.sum(), 1)
 
 
 def test_banning_every_token_raises_instead_of_picking_one():
