@@ -46,6 +46,7 @@ import regex
 
 from .bpe import StreamDecoder, bytes_of_token, merge_by_rank, pair_rank_function
 from .files import atomic_write
+from .gpt1_tokenizer import GPT1Tokenizer, is_gpt1_vocabulary
 from .releases import BUNDLED, BUNDLED_DIR, GPT2_VOCAB, RELEASES
 from .vocab import (
     ENCODINGS,
@@ -174,8 +175,11 @@ class Tokenizer:
 
     @classmethod
     def from_files(cls, encoder_path, merges_path) -> "Tokenizer":
+        """The tokenizer of two vocabulary files; GPT-1's (words end in "</w>") give a GPT1Tokenizer."""
         encoder, merges = read_vocab(encoder_path, merges_path)
         try:
+            if isinstance(encoder, dict) and is_gpt1_vocabulary(encoder):
+                return GPT1Tokenizer(encoder, merges)
             return cls(encoder, merges)
         except ValueError as e:
             raise ValueError(f"{encoder_path}: {e}") from None

@@ -25,7 +25,7 @@ def text():
     return text_of_the_fixtures()
 
 
-@pytest.mark.parametrize("encoding", ["cl100k_base", "gpt-4o", "gpt2"])
+@pytest.mark.parametrize("encoding", ["cl100k_base", "gpt-4o", "gpt2", str(FIXTURES / "gpt1_tokenizer")])
 def test_prints_the_ids_of_the_whole_text(tmp_path, capsys, monkeypatch, text, encoding):
     path = tmp_path / "text.txt"
     path.write_text(text, encoding="utf-8")
