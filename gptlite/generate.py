@@ -10,16 +10,23 @@ one line on stderr naming the problem, and exit status 2. The short flags follow
 -n new tokens, -t temperature, -k top-k, -p top-p, -s seed (-1: a random one).
 """
 
+import codecs
 import sys
+from collections import deque
 
 from . import __version__
-from .cli import ArgumentParser, at_least, run
+from .cli import ArgumentParser, at_least, decode_block, run
 from .gpt import GPT
 from .releases import BUNDLED, known_names
 from .sampling import Sampler
 from .weights import hub
 
 ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
+# A prompt from a file or standard input is read in blocks, so that memory stays bounded whatever it is
+# (/dev/zero included). Without --truncate-prompt at most PROMPT_LIMIT bytes are read: far beyond any GPT-2
+# context (1,024 tokens are about 4 KiB of English). With it, up to TRUNCATED_LIMIT bytes are read and only
+# their last PROMPT_LIMIT characters kept; those hold far more tokens than a context, whose last are kept.
+PROMPT_LIMIT, TRUNCATED_LIMIT, BLOCK = 1 << 20, 1 << 30, 1 << 16
 
 
 def unescape(text):
@@ -135,7 +142,8 @@ def parser():
     p.add_argument(
         "--truncate-prompt",
         action="store_true",
-        help="keep the prompt's last tokens when it is longer than the model's context",
+        help="keep the prompt's last tokens when it is longer than the model's context (a file or standard input "
+        "may then be up to 1 GiB, of which the last MiB of text is kept; without this flag, up to 1 MiB)",
     )
     p.add_argument("--no-echo", action="store_true", help="print only the continuation, not the prompt")
     p.add_argument(
@@ -154,7 +162,7 @@ def default_model(source):
     if hub.is_cached("gpt2", source) or (offline is None and hub.reachable()):
         try:
             return GPT.from_pretrained("gpt2", source=source)
-        except OSError as e:  # the download failed
+        except (OSError, ValueError) as e:  # the download failed, or what came was no model (a mirror's HTML page)
             reason = str(e).split(";")[0]
     else:
         reason = f"{offline}=1 and it is not cached" if offline else "no network and it is not cached"
@@ -171,16 +179,55 @@ def read_prompt(args):
     if args.file is not None:
         if args.prompt is not None:
             raise ValueError("give the prompt as an argument or with -f FILE, not both")
-        try:
-            with open(args.file, encoding="utf-8") as f:
-                return f.read()
-        except UnicodeDecodeError:
-            raise ValueError(f"{args.file}: not UTF-8 text") from None
+        with open(args.file, "rb") as f:
+            return read_text(f, args.file, args.truncate_prompt)
     if args.prompt is None:
         raise ValueError("no prompt: give one as an argument, with -f FILE, or - to read standard input")
     if args.prompt == "-":
-        return sys.stdin.read()
+        return read_text(getattr(sys.stdin, "buffer", sys.stdin), "standard input", args.truncate_prompt)
     return args.prompt
+
+
+def read_text(stream, name, truncate):
+    """A stream's UTF-8 text, read in blocks: at most PROMPT_LIMIT bytes, or with `truncate` at most
+    TRUNCATED_LIMIT bytes of which the last PROMPT_LIMIT characters are kept. Else a one-line ValueError."""
+    limit = TRUNCATED_LIMIT if truncate else PROMPT_LIMIT
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    kept, n_kept, n_read = deque(), 0, 0
+    while True:
+        block = stream.read(BLOCK)
+        block = block.encode("utf-8", "surrogatepass") if isinstance(block, str) else block  # a text stream
+        if n_read + len(block) > limit:
+            raise ValueError(too_long(name, truncate))
+        kept.append(decode_block(decoder, block, name, n_read))
+        n_read, n_kept = n_read + len(block), n_kept + len(kept[-1])
+        while truncate and n_kept - len(kept[0]) >= PROMPT_LIMIT:
+            n_kept -= len(kept.popleft())
+        if not block:
+            return "".join(kept)[-PROMPT_LIMIT:] if truncate else "".join(kept)
+
+
+def too_long(name, truncate):
+    if truncate:
+        return f"{name}: more than {TRUNCATED_LIMIT >> 30} GiB, longer than a prompt can be even to truncate"
+    return (
+        f"{name}: more than {PROMPT_LIMIT >> 20} MiB, far more than a model's context holds: --truncate-prompt "
+        "keeps its end"
+    )
+
+
+def read_line(prompt):
+    """The next line of a conversation: typed at a terminal (input(); the terminal bounds a line), or from a pipe
+    or a file, at most PROMPT_LIMIT characters of it, else a one-line ValueError. EOFError at the end."""
+    if sys.stdin.isatty():
+        return input(prompt)
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline(PROMPT_LIMIT + 1)
+    if not line:
+        raise EOFError
+    if len(line) > PROMPT_LIMIT:
+        raise ValueError(f"standard input: a line of more than {PROMPT_LIMIT >> 20} MiB, more than a turn can hold")
+    return line.removesuffix("\n")
 
 
 def interact(gpt, args, stop, options):
@@ -188,9 +235,7 @@ def interact(gpt, args, stop, options):
     kept from turn to turn, so each answer costs only its new tokens."""
     from .conversation import Conversation
 
-    conversation = Conversation(
-        gpt, gpt.sampler(**{k: v for k, v in options.items() if k in SAMPLER}), options["seed"]
-    )
+    conversation = Conversation(gpt, gpt.sampler(**{k: v for k, v in options.items() if k in SAMPLER}), options["seed"])
     text = read_prompt(args) if (args.prompt is not None or args.file is not None) else ""
     print("gptlite.generate: type a line and press Enter; Ctrl-C stops an answer, Ctrl-D ends", file=sys.stderr)
     while True:
@@ -202,7 +247,7 @@ def interact(gpt, args, stop, options):
                 pass  # the answer stops here; the conversation goes on
             print(flush=True)
         try:
-            text = input("> ") + "\n"
+            text = read_line("> ") + "\n"
         except EOFError:
             print(file=sys.stderr)
             return
