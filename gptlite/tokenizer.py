@@ -44,9 +44,10 @@ from pathlib import Path
 
 import regex
 
-from .bpe import StreamDecoder, bytes_of_token, merge_by_rank, pair_rank_function
+from .bpe import SHORT_PIECE, StreamDecoder, bytes_of_token, merge_by_rank, merge_bytes_by_scan, pair_rank_function
 from .files import atomic_write
 from .gpt1_tokenizer import GPT1Tokenizer, is_gpt1_vocabulary
+from .pretokenize import CL100K, GPT2_TEMPLATE, O200K, Pretokenizer
 from .releases import BUNDLED, BUNDLED_DIR, GPT2_VOCAB, RELEASES
 from .vocab import (
     ENCODINGS,
@@ -69,6 +70,11 @@ GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
 # last branch is only reached by a single whitespace character before a word, so "\s" = "\s+".
 PATTERN = regex.compile(r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s""")
 ENDOFTEXT = "<|endoftext|>"
+TEMPLATES = {  # the patterns pretokenize.py has templates of, for its fast route on ASCII text
+    PATTERN.pattern: GPT2_TEMPLATE,
+    ENCODINGS["cl100k_base"].pattern: CL100K,
+    ENCODINGS["o200k_base"].pattern: O200K,
+}
 NO_MERGE = float("inf")  # the rank of a pair that is not in the merge list
 CACHE_PIECES = 100_000  # pieces whose ids are remembered between calls, at most
 CACHE_PIECE_CHARS = 64  # longer pieces are not remembered
@@ -155,6 +161,7 @@ class Tokenizer:
         self._byte_table = bytes(byte_ids) if max(byte_ids) < 256 else None
         self._rank_of, self._merged = rank_of, merged  # for merge_by_rank
         self._pattern = pattern  # the pre-tokenizer
+        self._pieces = Pretokenizer(pattern.pattern, TEMPLATES.get(pattern.pattern))  # the same, faster on ASCII
         self._cache = {}  # piece -> ids; text repeats its words, so most pieces are seen before
 
     @classmethod
@@ -256,13 +263,15 @@ class Tokenizer:
         # symbol (tests/test_tokenizer.py checks this for all 50,257), so most words skip the merge loop.
         if token is not None:
             return [token]
+        if self.mergeable_ranks is not None and len(data) <= SHORT_PIECE:
+            return merge_bytes_by_scan(data, self.mergeable_ranks)
         table = self._byte_table  # bytes -> their ids as bytes, where every byte's id is below 256 (GPT-2, tiktoken)
         parts = data.translate(table) if table is not None else [self._byte_ids[b] for b in data]
         return merge_by_rank(parts, self._rank_of, self._merged)
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text, treating any special-token text in it as ordinary text."""
-        pieces = self._pattern.findall(without_lone_surrogates(text))
+        pieces = self._pieces.findall(without_lone_surrogates(text))
         cache = self._cache
         new = {piece: self._encode_piece(piece) for piece in set(pieces).difference(cache)}  # each piece once
         cache.update(new)  # every piece of this text is in the cache now, for the one lookup below

@@ -4,13 +4,14 @@
 import gzip
 import json
 import random
+import sys
 import time
 from array import array
 
 import pytest
 
 import gptlite.vocab as vocab_module
-from gptlite.bpe import SHORT_PIECE, merge_by_heap, merge_by_scan
+from gptlite.bpe import SHORT_PIECE, merge_by_heap, merge_by_scan, merge_bytes_by_scan
 from gptlite.tokenizer import PATTERN, Tokenizer, without_lone_surrogates
 
 from helpers import FIXTURES
@@ -191,5 +192,25 @@ def test_both_merge_loops_equal_the_plain_loop(tok):
         parts = [tok._byte_ids[b] for b in data]
         expected = plain_rank_bpe(tok, data)
         assert merge_by_scan(parts, tok._rank_of, tok._merged) == expected, repr(piece)
+        assert merge_bytes_by_scan(data, tok.mergeable_ranks) == expected, repr(piece)
         assert merge_by_heap(array("i", parts), tok._rank_of, tok._merged) == expected, repr(piece)
         assert tok.encode_ordinary(piece) == expected
+
+
+def ascii_texts():
+    rng = random.Random(11)
+    characters = [chr(c) for c in range(128)]
+    texts = [a + b for a in characters for b in characters]  # every ASCII string of two characters
+    edges = ["'", "s", "S", "'ll", "'RE", "ve", " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x1c", "a", "Z", "0", "123",
+             "4567", "!", "/", ".", "_", "\x00"]  # fmt: skip
+    texts += ["".join(rng.choices(edges, k=rng.randrange(1, 20))) for _ in range(5000)]
+    texts += ["".join(rng.choices(characters, k=rng.randrange(1, 40))) for _ in range(5000)]
+    return texts + [(FIXTURES.parents[1] / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8")]
+
+
+def test_the_fast_route_on_ascii_cuts_the_pieces_regex_cuts(tok):
+    pieces = tok._pieces
+    assert pieces._ascii is not None or sys.version_info < (3, 11)
+    texts = ascii_texts() + [c["text"] for c in cases(tok.name)["ordinary"] if c["text"].isascii()]
+    for text in texts:
+        assert pieces.findall(text) == pieces.pattern.findall(text), repr(text)
