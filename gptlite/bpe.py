@@ -83,27 +83,6 @@ def merge_by_scan(parts, rank_of, merged_ids):
     return parts
 
 
-def merge_bytes_by_scan(data, ranks):
-    """merge_by_scan for a vocabulary of tiktoken's form, on the piece's bytes themselves (data, of at least one
-    byte; ranks: {token bytes: rank}), as tiktoken's byte_pair_merge does it: the parts are the bounds between
-    them, and a pair's rank is that of the bytes from its left bound to its right one. No ids, no function
-    calls: twice as fast as merge_by_scan for the short pieces of prose."""
-    get = ranks.get
-    bounds = list(range(len(data) + 1))  # part k is data[bounds[k]:bounds[k + 1]]
-    pair_ranks = [get(data[k : k + 2], NO_RANK) for k in range(len(data) - 1)]
-    while pair_ranks:
-        best = min(pair_ranks)
-        if best == NO_RANK:
-            break
-        i = pair_ranks.index(best)
-        del bounds[i + 1], pair_ranks[i]
-        if i < len(pair_ranks):
-            pair_ranks[i] = get(data[bounds[i] : bounds[i + 2]], NO_RANK)
-        if i > 0:
-            pair_ranks[i - 1] = get(data[bounds[i - 1] : bounds[i + 1]], NO_RANK)
-    return [ranks[data[a:b]] for a, b in zip(bounds, bounds[1:])]
-
-
 def merge_by_heap(parts, rank_of, merged_ids):
     """merge_by_rank in O(n log n) for n parts (an int array; used up), however long the piece.
 

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import regex
 
-from .bpe import SHORT_PIECE, StreamDecoder, bytes_of_token, merge_by_rank, merge_bytes_by_scan, pair_rank_function
+from .bpe import StreamDecoder, bytes_of_token, merge_by_rank, pair_rank_function
 from .files import atomic_write
 from .gpt1_tokenizer import GPT1Tokenizer, is_gpt1_vocabulary
 from .pretokenize import CL100K, GPT2_TEMPLATE, O200K, Pretokenizer
@@ -263,8 +263,6 @@ class Tokenizer:
         # symbol (tests/test_tokenizer.py checks this for all 50,257), so most words skip the merge loop.
         if token is not None:
             return [token]
-        if self.mergeable_ranks is not None and len(data) <= SHORT_PIECE:
-            return merge_bytes_by_scan(data, self.mergeable_ranks)
         table = self._byte_table  # bytes -> their ids as bytes, where every byte's id is below 256 (GPT-2, tiktoken)
         parts = data.translate(table) if table is not None else [self._byte_ids[b] for b in data]
         return merge_by_rank(parts, self._rank_of, self._merged)

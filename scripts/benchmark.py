@@ -1,9 +1,10 @@
-"""Benchmark gptlite: prefill, decode, batching, scoring, time to first token, memory, tokenizer, and rooflines.
+"""Benchmark gptlite: prefill, decode, batching, scoring, time to first token, memory, tokenizers, and rooflines.
 
     python scripts/benchmark.py                      # gpt2 (124M) shapes, seeded random weights, no download
     python scripts/benchmark.py --shape gpt2-xl --sections decode,batch   # a bigger model's shapes
     python scripts/benchmark.py --model gpt2         # real weights, by name or directory
     python scripts/benchmark.py --json               # one JSON object instead of the table
+    .venv-ref/bin/python scripts/benchmark.py --sections cl100k   # GPT-4's tokenizer beside tiktoken, puretiktoken
 
 Decoding one token streams every weight matrix once, so its floor is the time of
 the bare `x @ W` products over exactly the model's matrices ("GEMV roofline"),
@@ -38,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-SECTIONS = ("prefill", "scoring", "decode", "batch", "fresh", "tokenizer")
+SECTIONS = ("prefill", "scoring", "decode", "batch", "fresh", "tokenizer", "cl100k")
 
 
 def parse_args():
@@ -334,6 +335,55 @@ def tokenizer_rate():
     return rates
 
 
+def cl100k_contenders():
+    """{name: a function making a fresh cl100k_base encoder (a callable text -> ids)}: gptlite, and tiktoken (its
+    Rust core) and puretiktoken (pure Python) where they are installed. tiktoken cannot download its rank file
+    here: it gets gptlite's copy, which gptlite checked against the sha256 tiktoken pins."""
+    from gptlite.vocab import ENCODINGS
+
+    contenders = {"gptlite": lambda: Tokenizer.from_pretrained("cl100k_base").encode_ordinary}
+    try:
+        import tiktoken
+
+        ranks, spec = Tokenizer.from_pretrained("cl100k_base").mergeable_ranks, ENCODINGS["cl100k_base"]
+        rust = tiktoken.Encoding("cl100k_base", pat_str=spec.pattern, mergeable_ranks=ranks, special_tokens={})
+        contenders["tiktoken"] = lambda: rust.encode_ordinary  # no cache to empty
+    except ImportError:
+        pass
+    try:
+        import puretiktoken
+
+        contenders["puretiktoken"] = lambda: puretiktoken.Encoding("cl100k_base").encode_ordinary
+    except ImportError:
+        pass
+    return contenders
+
+
+def cl100k_rates():
+    """cl100k_base (GPT-3.5/GPT-4) MB/s on English prose, interleaved: in each round every contender gets a fresh
+    encoder (not timed), encodes the text once with an empty cache ("cold") and once more ("warm"). The ids
+    must agree."""
+    text = (ROOT / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8")
+    n_bytes, contenders = len(text.encode("utf-8")), cl100k_contenders()
+    rates = {f"{lib} {state}": [] for lib in contenders for state in ("cold", "warm")}
+    ids = {}
+    for _ in range(ARGS.repeats):
+        for lib, fresh in contenders.items():
+            encode = fresh()
+            for state in ("cold", "warm"):
+                time.sleep(QUIET_S)
+                t0 = time.perf_counter()
+                ids[lib] = encode(text)
+                rates[f"{lib} {state}"].append(n_bytes / (time.perf_counter() - t0) / 1e6)
+    assert all(v == ids["gptlite"] for v in ids.values()), "the contenders' ids differ"
+    out = {name: spread(values) for name, values in rates.items()}
+    for state in ("cold", "warm"):
+        if "puretiktoken" in contenders:
+            gptlite, pure = rates[f"gptlite {state}"], rates[f"puretiktoken {state}"]
+            out[f"over_puretiktoken {state}"] = spread([g / p for g, p in zip(gptlite, pure)])
+    return out
+
+
 def with_ratio(rates):
     """{lib: [rate per round]} -> {lib: spread, "ratio": spread of gptlite / HF, round by round}."""
     out = {lib: spread(values) for lib, values in rates.items()}
@@ -412,6 +462,8 @@ def main():
             }
         if "tokenizer" in ARGS.sections:
             r["tokenizer_mb_per_s"] = tokenizer_rate()
+        if "cl100k" in ARGS.sections:
+            r["cl100k_mb_per_s"] = cl100k_rates()
     print(json.dumps(r, indent=2) if ARGS.json else table(r))
 
 
@@ -492,6 +544,20 @@ def table(r):
             + " / ".join(f"{tok['long ' + name]:.2f}" for name in LONG_PIECES)
             + " |",
         ]
+    if "cl100k_mb_per_s" in r:
+        c = r["cl100k_mb_per_s"]
+        libs = [lib for lib in ("gptlite", "tiktoken", "puretiktoken") if f"{lib} cold" in c]
+        for state in ("cold", "warm"):
+            ratio = (
+                f"; gptlite / puretiktoken {cell(c[f'over_puretiktoken {state}'], 2)}x"
+                if "puretiktoken" in libs
+                else ""
+            )
+            lines.append(
+                f"| cl100k_base, English prose, {state} cache (MB/s): {' / '.join(libs)} | "
+                + " / ".join(cell(c[f"{lib} {state}"], 2) for lib in libs)
+                + f"{ratio} |"
+            )
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from array import array
 import pytest
 
 import gptlite.vocab as vocab_module
-from gptlite.bpe import SHORT_PIECE, merge_by_heap, merge_by_scan, merge_bytes_by_scan
+from gptlite.bpe import SHORT_PIECE, merge_by_heap, merge_by_scan
 from gptlite.tokenizer import PATTERN, Tokenizer, without_lone_surrogates
 
 from helpers import FIXTURES
@@ -192,7 +192,6 @@ def test_both_merge_loops_equal_the_plain_loop(tok):
         parts = [tok._byte_ids[b] for b in data]
         expected = plain_rank_bpe(tok, data)
         assert merge_by_scan(parts, tok._rank_of, tok._merged) == expected, repr(piece)
-        assert merge_bytes_by_scan(data, tok.mergeable_ranks) == expected, repr(piece)
         assert merge_by_heap(array("i", parts), tok._rank_of, tok._merged) == expected, repr(piece)
         assert tok.encode_ordinary(piece) == expected
 
