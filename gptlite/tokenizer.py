@@ -128,6 +128,7 @@ class Tokenizer:
         """tiktoken's form, as `tiktoken.Encoding(name, pat_str=, mergeable_ranks=, special_tokens=)` takes it:
         {token bytes: rank} (the rank is the id), the pre-tokenizer's regex, and {special token: id}."""
         check_ranks(mergeable_ranks, special_tokens)
+        mergeable_ranks = dict(mergeable_ranks)  # a copy: the caller's dict may change, the tokenizer does not
         tokenizer = cls.__new__(cls)
         tokenizer.name, tokenizer.encoder, tokenizer.ranks = name, None, None
         tokenizer.mergeable_ranks = mergeable_ranks
@@ -271,16 +272,16 @@ class Tokenizer:
         """Encode text, treating any special-token text in it as ordinary text."""
         pieces = self._pieces.findall(without_lone_surrogates(text))
         cache = self._cache
-        new = {piece: self._encode_piece(piece) for piece in set(pieces).difference(cache)}  # each piece once
-        cache.update(new)  # every piece of this text is in the cache now, for the one lookup below
-        ids = list(chain.from_iterable(map(cache.__getitem__, pieces)))
-        if len(cache) > CACHE_PIECES:
+        # The ids of this text's pieces, each worked out once, in a table of this call's own: another thread may
+        # empty the shared cache at any moment, so nothing here looks a piece up in it twice.
+        known = {piece: cache.get(piece) for piece in set(pieces)}
+        new = {piece: self._encode_piece(piece) for piece, ids in known.items() if ids is None}
+        known.update(new)
+        if len(cache) + len(new) > CACHE_PIECES:
             cache.clear()  # memory stays bounded: start afresh rather than grow with every text ever seen
-        else:
-            for piece in new:
-                if len(piece) > CACHE_PIECE_CHARS:
-                    del cache[piece]  # a long piece rarely comes again
-        return ids
+        kept = [(piece, ids) for piece, ids in new.items() if len(piece) <= CACHE_PIECE_CHARS]  # a long piece
+        cache.update(kept[:CACHE_PIECES])  # rarely comes again
+        return list(chain.from_iterable(map(known.__getitem__, pieces)))
 
     def encode(self, text: str, allowed_special=frozenset(), disallowed_special="all") -> list[int]:
         """Encode text to ids, with tiktoken's rules for special tokens.

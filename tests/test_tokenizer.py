@@ -1,5 +1,6 @@
 import json
 import random
+import sys
 import time
 import tracemalloc
 from array import array
@@ -273,3 +274,36 @@ def test_the_memory_of_one_long_piece_is_bounded(text):
         tracemalloc.stop()
     assert peak < 100 * n_bytes, f"{peak / n_bytes:.0f} bytes per byte"
     assert tok.decode(ids) == text
+
+
+def test_threads_sharing_a_tokenizer_get_the_ids_of_one(monkeypatch):
+    """One thread may empty the cache while another is between working out its pieces and looking them up."""
+    import threading
+
+    import gptlite.tokenizer as tokenizer_module
+
+    monkeypatch.setattr(tokenizer_module, "CACHE_PIECES", 300)
+    documents = random_documents(12, seed=3)
+    expected = [Tokenizer.from_pretrained("gpt2").encode(text) for text in documents]
+    tok, failures = Tokenizer.from_pretrained("gpt2"), []
+
+    def work(offset):
+        try:
+            for k in range(len(documents)):
+                i = (k + offset) % len(documents)
+                if tok.encode(documents[i]) != expected[i]:
+                    failures.append(i)
+        except Exception as e:  # noqa: BLE001 - any error in a thread is a failure of the test
+            failures.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in (0, 3, 6, 9)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often, so that the turns fall between any two steps
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
