@@ -54,7 +54,7 @@ def new_tokens(max_new_tokens, max_length, longest_prompt: int, default: int = D
     if max_new_tokens is not None and max_length is not None:
         raise ValueError("give max_new_tokens or max_length, not both")
     if max_length is not None:
-        return count("max_length (prompt and new tokens)", max_length, longest_prompt) - longest_prompt
+        return count("max_length", max_length, longest_prompt) - longest_prompt  # at least the longest prompt
     return count("max_new_tokens", default if max_new_tokens is None else max_new_tokens)
 
 

@@ -83,6 +83,17 @@ class Window:
         positions = np.maximum(np.cumsum(real, axis=1)[:, n_past:] - 1, 0)  # each row counts its real tokens
         return ids, positions, attention_mask(real, n_feed)
 
+    def compact(self):
+        """Squeeze out the positions that are not real (padding, proposals not kept): each row's real tokens move
+        to the end of the cache, as a left-padded batch has them, and the cache holds no more positions than the
+        row with the most real tokens needs."""
+        keep = self.real[:, : self.cache.n_past]  # [n_rows, n_past]
+        kept = keep.sum(axis=1)
+        self.cache.keep_positions(keep)
+        self.real[:] = False
+        for row, n in enumerate(kept):
+            self.real[row, self.cache.n_past - n : self.cache.n_past] = True
+
     def keep_rows(self, rows):
         """Keep (and repeat, or reorder) these rows, the cache with them."""
         rows = np.asarray(rows, np.int64)
@@ -128,7 +139,9 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
     while True:
         proposals = [_proposals(propose, histories[t], max_new_tokens - n_new[t]) for t in window.texts]
         feeds = [f + p for f, p in zip(window.pending(histories), proposals)]
-        if not window.fits(feeds):  # no room for the proposals, or the window is full: slide it
+        if not window.fits(feeds):  # first squeeze out what is not real (proposals not kept, finished rows)
+            window.compact()
+        if not window.fits(feeds):  # then do without proposals; and when the window is full, slide it
             proposals, feeds = [[] for _ in feeds], window.pending(histories)
             if not window.fits(feeds):
                 room = max_new_tokens - int(n_new[window.texts].min())

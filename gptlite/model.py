@@ -293,6 +293,20 @@ class KVCache:
         for layer in self.layers:
             layer.keep_rows(rows)
 
+    def keep_positions(self, keep):
+        """Keep, in each row, the positions where keep [n_batch, n_past] is True, moved to the end of the row in
+        their order (the row is left-padded), and drop the rest; n_past becomes the most any row keeps. What
+        dropped positions held never counts again: it is as if the kept ones had come alone."""
+        kept = keep.sum(axis=1)  # [n_batch]
+        n_keep = int(kept.max(initial=0))
+        for layer in self.layers:
+            for row in range(keep.shape[0]):
+                where = np.flatnonzero(keep[row])  # [kept[row]]
+                start = n_keep - kept[row]
+                layer.k[row, :, start:n_keep] = layer.k[row][:, where]  # a gather makes a copy: overlap is safe
+                layer.v[row, :, start:n_keep] = layer.v[row][:, where]  # [n_head, kept[row], d_head]
+            layer.length = n_keep
+
     def rewind(self, n: int):
         """Drop the last n positions of every row: every layer is set to n_past - n (a layer a failed pass
         extended beyond n_past is cut back with the rest). The arrays keep their room; later passes overwrite."""

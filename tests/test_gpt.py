@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from gptlite import GPT, Config
-from gptlite.gpt import TextStream, left_pad
+from gptlite.engine import left_pad
+from gptlite.text import TextStream
 from gptlite.model import KVCache, attention_mask, hidden_states, init_params, lm_head
 
 from helpers import MODELS
@@ -163,6 +164,53 @@ def test_numpy_numbers_work_wherever_python_numbers_do(tiny):
         tiny.generate(np.array(ids), np.int64(4), temperature=np.float32(0.7), top_k=np.int32(5), seed=np.int64(1))
         == expected
     )
+
+
+def test_counts_take_numpy_integers_everywhere_and_refuse_bools_and_floats(tiny):
+    """One check for every count (checks.count): the README says NumPy numbers work wherever Python's do."""
+    text = "To be, or not to be, that is the question. " * 8
+    assert tiny.score(text, stride=np.int64(32)).logprobs.tolist() == tiny.score(text, stride=32).logprobs.tolist()
+    assert tiny.perplexity(text, batch_size=np.int64(2)).perplexity == tiny.perplexity(text, batch_size=2).perplexity
+    assert tiny.perplexity(text, stride=np.int32(16)).perplexity == tiny.perplexity(text, stride=16).perplexity
+    trace = tiny.trace("Hi", np.int64(3), alternatives=np.int64(3), temperature=0)
+    assert [len(a) for _, a in trace.steps] == [3, 3, 3]
+    assert len(tiny.beam_search(tiny.tokenizer.encode("Hi"), np.int64(3), num_beams=np.int64(2))) == 2
+    assert tiny.generate([1, 2], max_length=np.int64(5), temperature=0) == tiny.generate([1, 2], 3, temperature=0)
+    calls = {
+        "stride": lambda v: tiny.score(text, stride=v),
+        "context": lambda v: tiny.score(text, context=v),
+        "batch_size": lambda v: tiny.perplexity(text, batch_size=v),
+        "alternatives": lambda v: tiny.trace("Hi", 2, alternatives=v),
+        "max_new_tokens": lambda v: tiny.generate([1, 2], v),
+        "num_beams": lambda v: tiny.generate([1, 2], 3, num_beams=v),
+        "num_return_sequences": lambda v: tiny.generate([1, 2], 3, num_return_sequences=v),
+        "max_length": lambda v: tiny.generate([1, 2], max_length=v),
+        "eos_token_id": lambda v: tiny.generate([1, 2], 3, eos_token_id=v),
+        "seed": lambda v: tiny.generate([1, 2], 3, seed=v),
+    }
+    for name, call in calls.items():
+        for bad in (True, 2.0, "3", np.float64(2.0)):
+            with pytest.raises(ValueError, match=f"{name} must be an integer"):
+                call(bad)
+
+
+def test_the_default_end_token_and_length_are_resolved_once(tiny):
+    eot = tiny.tokenizer.eot_token
+    assert tiny.generate([1, 2], temperature=0) == tiny.generate([1, 2], 32, temperature=0, eos_token_id=eot)
+    with pytest.raises(ValueError, match="eos_token_id must be an integer"):
+        tiny.generate([1, 2], 3, eos_token_id="x")
+    with pytest.raises(ValueError, match="eos_token_id must be an integer in \\[0, 50256\\]"):
+        tiny.generate([1, 2], 3, eos_token_id=50257)
+    with pytest.raises(ValueError, match="length_penalty must be a finite number"):
+        tiny.generate([1, 2], 3, num_beams=2, length_penalty=float("nan"))
+    with pytest.raises(ValueError, match="give max_new_tokens or max_length, not both"):
+        tiny.generate([1, 2], 3, max_length=5)
+
+
+def test_empty_bad_words_are_refused_rather_than_banning_end_of_text(tiny):
+    for bad in ([""], "", [[]], [()]):
+        with pytest.raises(ValueError, match="bad_words must be a list of non-empty texts"):
+            tiny.generate([1, 2], 3, bad_words=bad)
 
 
 @pytest.mark.parametrize(
