@@ -7,8 +7,8 @@ import pytest
 
 from gptlite import GPT, Config
 from gptlite.engine import left_pad
-from gptlite.text import TextStream
 from gptlite.model import KVCache, attention_mask, hidden_states, init_params, lm_head
+from gptlite.text import TextStream
 
 from helpers import MODELS
 
