@@ -32,9 +32,8 @@ import regex
 
 from .bpe import StreamDecoder, bytes_of_token, merge_by_rank, pair_rank_function
 from .files import atomic_write
-from .vocab import read_vocab
+from .vocab import END_OF_WORD, check_gpt1_vocab, read_vocab
 
-END_OF_WORD = "</w>"
 UNKNOWN = "<unk>"
 CACHE_WORDS = 100_000  # words whose ids are remembered, at most
 STREAM_CARRY = 1 << 20  # characters encode_stream holds back at most while looking for a space
@@ -56,11 +55,6 @@ def normalize(text):
     text = IDEOGRAPH.sub(r" \1 ", text)
     text = MARK.sub("", unicodedata.normalize("NFD", text))
     return text.replace("\u03a3", "\u03c3").lower()  # capital sigma: always small sigma, as char by char
-
-
-def is_gpt1_vocabulary(encoder):
-    """Whether a vocabulary is in GPT-1's form (words end in `</w>`) rather than GPT-2's (bytes as symbols)."""
-    return "\u0120" not in encoder and any(symbol.endswith(END_OF_WORD) for symbol in encoder)
 
 
 class GPT1Tokenizer:
@@ -213,16 +207,3 @@ class GPT1Tokenizer:
         with atomic_write(Path(directory) / "merges.txt", "w") as f:
             merges = sorted(self.ranks, key=self.ranks.get)
             f.write("#version: 0.2\n" + "".join(f"{left} {right}\n" for left, right in merges))
-
-
-def check_gpt1_vocab(encoder, merges):
-    """Refuse a vocabulary that cannot encode: ids must be 0..n-1, each once, and every merge (two tokens, as
-    read_vocab reads them) must join two known tokens into a known one."""
-    if not isinstance(encoder, dict) or not all(isinstance(s, str) and type(i) is int for s, i in encoder.items()):
-        raise ValueError("the vocabulary is not a map from tokens to integer ids")
-    ids = set(encoder.values())
-    if len(ids) != len(encoder) or (ids and (min(ids) != 0 or max(ids) != len(ids) - 1)):
-        raise ValueError(f"the vocabulary's ids are not 0..{len(encoder) - 1}, each once")
-    for left, right in merges:
-        if left not in encoder or right not in encoder or left + right not in encoder:
-            raise ValueError(f"the merge {left[:40]!r} + {right[:40]!r} joins tokens the vocabulary lacks")

@@ -46,7 +46,7 @@ import regex
 
 from .bpe import StreamDecoder, bytes_of_token, merge_by_rank, pair_rank_function
 from .files import atomic_write
-from .gpt1_tokenizer import GPT1Tokenizer, is_gpt1_vocabulary
+from .gpt1_tokenizer import GPT1Tokenizer
 from .pretokenize import CL100K, GPT2_TEMPLATE, O200K, Pretokenizer
 from .releases import BUNDLED, BUNDLED_DIR, GPT2_VOCAB, RELEASES
 from .vocab import (
@@ -58,6 +58,7 @@ from .vocab import (
     check_vocab,
     encoding_name,
     find_vocab_files,
+    is_gpt1_vocabulary,
     read_ranks,
     read_vocab,
 )

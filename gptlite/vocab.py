@@ -10,6 +10,9 @@ A symbol is a string of printable characters, one per byte (`bytes_to_unicode`),
 plain text. The tokenizer (`tokenizer.py`) is built from them; the downloader (`weights/hub.py`) checks
 downloaded files with the same functions, without building one.
 
+GPT-1's files (Hugging Face's names) have the same layout, but their symbols are characters, not bytes, and a
+word's last one ends in `</w>` ("the</w>"): `is_gpt1_vocabulary` tells the two apart, `check_gpt1_vocab` checks.
+
 The later vocabularies, GPT-3.5/GPT-4's cl100k_base and GPT-4o's o200k_base, come as tiktoken's rank files
 (openai/tiktoken `tiktoken/load.py`, `tiktoken_ext/openai_public.py`), shipped gzipped in `assets/tiktoken/`:
 
@@ -29,6 +32,7 @@ from pathlib import Path
 from .releases import ASSETS
 
 TIKTOKEN_DIR = ASSETS / "tiktoken"
+END_OF_WORD = "</w>"  # GPT-1's vocabulary marks a word's last symbol with it
 
 
 @dataclass(frozen=True)
@@ -178,13 +182,34 @@ def find_vocab_files(directory):
 
 
 def check_files(encoder_path, merges_path):
-    """Read a pair of vocabulary files and check them as building a tokenizer from them would (`check_vocab`),
-    without building one; an error names the file."""
+    """Read a pair of vocabulary files and check them as building a tokenizer from them would (`check_vocab`,
+    or `check_gpt1_vocab` for GPT-1's), without building one; an error names the file."""
     encoder, merges = read_vocab(encoder_path, merges_path)
     try:
-        check_vocab(encoder, merges)
+        if isinstance(encoder, dict) and is_gpt1_vocabulary(encoder):
+            check_gpt1_vocab(encoder, merges)
+        else:
+            check_vocab(encoder, merges)
     except ValueError as e:
         raise ValueError(f"{encoder_path}: {e}") from None
+
+
+def is_gpt1_vocabulary(encoder):
+    """Whether a vocabulary is in GPT-1's form (words end in `</w>`) rather than GPT-2's (bytes as symbols)."""
+    return "\u0120" not in encoder and any(symbol.endswith(END_OF_WORD) for symbol in encoder)
+
+
+def check_gpt1_vocab(encoder, merges):
+    """Refuse a vocabulary that cannot encode: ids must be 0..n-1, each once, and every merge (two tokens, as
+    read_vocab reads them) must join two known tokens into a known one."""
+    if not isinstance(encoder, dict) or not all(isinstance(s, str) and type(i) is int for s, i in encoder.items()):
+        raise ValueError("the vocabulary is not a map from tokens to integer ids")
+    ids = set(encoder.values())
+    if len(ids) != len(encoder) or (ids and (min(ids) != 0 or max(ids) != len(ids) - 1)):
+        raise ValueError(f"the vocabulary's ids are not 0..{len(encoder) - 1}, each once")
+    for left, right in merges:
+        if left not in encoder or right not in encoder or left + right not in encoder:
+            raise ValueError(f"the merge {left[:40]!r} + {right[:40]!r} joins tokens the vocabulary lacks")
 
 
 def encoding_name(name, prefixes=True):

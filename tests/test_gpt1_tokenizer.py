@@ -140,3 +140,14 @@ def test_a_long_word_encodes_in_n_log_n_time(tok, text):
     ids = tok.encode(text)
     assert time.perf_counter() - start < 10  # a guard against quadratic time, not a speed target
     assert tok.decode(ids) == normalize(text)
+
+
+def test_the_downloaders_check_knows_gpt1s_files(tmp_path):
+    """vocab.check_files is what the hub runs on downloaded tokenizer files: GPT-1's pass, broken ones do not."""
+    from gptlite.vocab import check_files
+
+    check_files(VOCAB / "vocab.json", VOCAB / "merges.txt")
+    (tmp_path / "vocab.json").write_bytes((VOCAB / "vocab.json").read_bytes())
+    (tmp_path / "merges.txt").write_text("#version: 0.2\nqq zz</w>\n")
+    with pytest.raises(ValueError, match="joins tokens the vocabulary lacks"):
+        check_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
