@@ -197,7 +197,9 @@ class Tokenizer:
     def from_pretrained(cls, name_or_dir="gpt2", *, revision: str = "main", quiet: bool = False) -> "Tokenizer":
         """The tokenizer of any model `GPT.from_pretrained` takes: GPT-2's vocabulary for every release name and
         the bundled model's by its name (both offline), the tokenizer files in a directory (or of the model a
-        training run's directory holds), or a Hugging Face repo id, whose tokenizer files alone are fetched."""
+        training run's directory holds; GPT-1's give a GPT1Tokenizer), or a Hugging Face repo id, whose
+        tokenizer files alone are fetched. Also, offline, tiktoken's encodings by name (cl100k_base,
+        o200k_base, r50k_base) or by a model's name as tiktoken maps it ("gpt-4", "gpt-3.5-turbo", "gpt-4o")."""
         if name_or_dir in RELEASES:  # every release shares GPT-2's vocabulary
             tokenizer = cls.from_files(*GPT2_VOCAB)
             assert tokenizer.n_vocab == 50257, "256 bytes + 50,000 merges + <|endoftext|>"
