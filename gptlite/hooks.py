@@ -28,22 +28,24 @@ record made on a batch has the batch axis first):
 | `h.{i}.attn.out`        | [n_seq, n_embd]           | `blocks.{i}.hook_attn_out`        |
 | `h.{i}.resid_mid`       | [n_seq, n_embd]           | `blocks.{i}.hook_resid_mid`       |
 | `h.{i}.ln_2.normalized` | [n_seq, n_embd]           | `blocks.{i}.ln2.hook_normalized`  |
-| `h.{i}.mlp.pre`         | [n_seq, 4*n_embd]         | `blocks.{i}.mlp.hook_pre`         |
-| `h.{i}.mlp.post`        | [n_seq, 4*n_embd]         | `blocks.{i}.mlp.hook_post`        |
+| `h.{i}.mlp.pre`         | [n_seq, d_mlp]            | `blocks.{i}.mlp.hook_pre`         |
+| `h.{i}.mlp.post`        | [n_seq, d_mlp]            | `blocks.{i}.mlp.hook_post`        |
 | `h.{i}.mlp.out`         | [n_seq, n_embd]           | `blocks.{i}.hook_mlp_out`         |
 | `h.{i}.resid_post`      | [n_seq, n_embd]           | `blocks.{i}.hook_resid_post`      |
 | `ln_f.normalized`       | [n_seq, n_embd]           | `ln_final.hook_normalized`        |
 | `logits`                | [n_seq, n_vocab]          | (the model's output)              |
 
-`scores` are scaled by 1/sqrt(d_head) and masked (hidden keys hold float32's
-most negative number), before the softmax; `pattern` is the softmax. `z` is
-each head's output before `c_proj` mixes the heads; `out` is after it. `pre` is
-the MLP before gelu, `post` after. Where TransformerLens puts the head axis
-second (`hook_q`, `hook_k`, `hook_v`, `hook_z`: [pos, head, d_head]), gptlite
-puts it first. The values are those of the model as released, i.e. what
-TransformerLens's `from_pretrained_no_processing` gives (its `from_pretrained`
-folds the layer norms into the weights, which changes the activations).
-"""
+`scores` are q k^T times `model.attention_scale` (1/sqrt(d_head) in GPT-2; some
+GPT-2-shaped models also divide by the layer's number) and masked (hidden keys
+hold float32's most negative number), before the softmax; `pattern` is the
+softmax. `z` is each head's output before `c_proj` mixes the heads; `out` is
+after it. `pre` is the MLP before its activation, `post` after; d_mlp is the
+MLP's width (4 * n_embd in GPT-2, `Config.d_mlp`). Where TransformerLens puts
+the head axis second (`hook_q`, `hook_k`, `hook_v`, `hook_z`: [pos, head,
+d_head]), gptlite puts it first. The values are those of the model as released,
+i.e. what TransformerLens's `from_pretrained_no_processing` gives (its
+`from_pretrained` folds the layer norms into the weights, which changes the
+activations)."""
 
 import fnmatch
 import re
@@ -67,8 +69,8 @@ NAMES = [
     ("h.{i}.attn.out", "n_seq, n_embd", "blocks.{i}.hook_attn_out"),
     ("h.{i}.resid_mid", "n_seq, n_embd", "blocks.{i}.hook_resid_mid"),
     ("h.{i}.ln_2.normalized", "n_seq, n_embd", "blocks.{i}.ln2.hook_normalized"),
-    ("h.{i}.mlp.pre", "n_seq, 4*n_embd", "blocks.{i}.mlp.hook_pre"),
-    ("h.{i}.mlp.post", "n_seq, 4*n_embd", "blocks.{i}.mlp.hook_post"),
+    ("h.{i}.mlp.pre", "n_seq, d_mlp", "blocks.{i}.mlp.hook_pre"),
+    ("h.{i}.mlp.post", "n_seq, d_mlp", "blocks.{i}.mlp.hook_post"),
     ("h.{i}.mlp.out", "n_seq, n_embd", "blocks.{i}.hook_mlp_out"),
     ("h.{i}.resid_post", "n_seq, n_embd", "blocks.{i}.hook_resid_post"),
     ("ln_f.normalized", "n_seq, n_embd", "ln_final.hook_normalized"),

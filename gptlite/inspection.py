@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import views
-from .checks import random_generators
+from .checks import count, random_generators
 from .decoding import Sampling, decode
 from .hooks import Record, activation_names, canonical, returned
 from .model import attention_mask, layer_norm, log_softmax, softmax
@@ -114,11 +114,10 @@ class Run:
 
     def top(self, k: int = 5, position: int = -1) -> list[TopToken]:
         """The k likeliest next tokens after `position` (default: the last), likeliest first."""
-        if not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        k = count("k", k, 1)
         if not -len(self.ids) <= position < len(self.ids):
             raise ValueError(f"position {position} is outside the {len(self.ids)} tokens")
-        return top_tokens(self.logits[position], int(k), self.gpt.token_str)
+        return top_tokens(self.logits[position], k, self.gpt.token_str)
 
     def logit_lens(self) -> "LogitLens":
         """The residual stream before the first block and after each block, decoded as the final one is."""
@@ -161,7 +160,7 @@ class Run:
 
 class LogitLens(views.LogitLensView):
     """For each layer (the embeddings, then after each block) and position: what the model would predict
-    if the residual stream went straight to ln_f and the tied head from there."""
+    if the residual stream went straight to ln_f and the output head from there."""
 
     def __init__(self, run, residuals):
         self._run = run

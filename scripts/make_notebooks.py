@@ -217,7 +217,9 @@ for i in range(1, config.n_layer):
     stream = block(stream, params["h"][i], config, i, mask, cache.layers[i])
 logits = layer_norm(stream[0], **params["ln_f"]) @ params["wte"].T   # [n_seq, n_vocab]
 
-print("largest difference from gpt(ids):", np.abs(logits - gpt(ids)).max())
+difference = np.abs(logits - gpt(ids)).max()
+print("largest difference from gpt(ids):", difference)
+assert difference < 1e-4, "the blocks by hand should give the model's own logits"
 """),
     md("""
 Equal up to float32 rounding: the model is nothing more than these lines. The last row of `logits` scores

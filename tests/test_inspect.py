@@ -23,7 +23,7 @@ def shape_of(spec, config, n_seq):
         "n_seq": n_seq,
         "n_kv": n_seq,
         "n_embd": config.n_embd,
-        "4*n_embd": 4 * config.n_embd,
+        "d_mlp": config.d_mlp,
         "n_head": config.n_head,
         "d_head": config.d_head,
         "n_vocab": config.n_vocab,
@@ -51,7 +51,12 @@ def test_run_basics(tiny, run):
     assert run.logprobs.shape == (len(run.ids) - 1,)
     top = run.top(k=4)
     assert [t.id for t in top] == np.argsort(-run.logits[-1], kind="stable")[:4].tolist()
-    assert top[0].probability >= top[1].probability and abs(sum(np.exp(log_softmax(run.logits[-1]))) - 1) < 1e-4
+    probabilities = np.exp(log_softmax(run.logits[-1].astype(np.float64)))  # [n_vocab]: the model's own
+    np.testing.assert_allclose([t.probability for t in top], probabilities[[t.id for t in top]], rtol=1e-6)
+    assert top[0].probability >= top[1].probability >= top[3].probability
+    for bad in (True, 0, 2.0):
+        with pytest.raises(ValueError, match="k must be an integer"):
+            run.top(k=bad)
     assert top[0].token == tiny.tokenizer.decode([top[0].id]) and top[0].logit == run.logits[-1, top[0].id]
     assert run.top(2, position=3)[0].id == int(run.logits[3].argmax())
 

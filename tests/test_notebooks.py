@@ -1,5 +1,6 @@
 """The course in notebooks/ runs, top to bottom, on the bundled model, offline: a notebook that errs fails here."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -30,3 +31,17 @@ def test_notebook_runs(path, monkeypatch):
     ]
     assert errors == []
     assert sum(cell.cell_type == "markdown" for cell in notebook.cells) >= 4  # prose a learner reads, not just code
+
+
+def test_the_committed_notebooks_are_what_the_script_writes():
+    """scripts/make_notebooks.py holds the course; a notebook edited by hand (or a script change not run) fails."""
+    nbformat = pytest.importorskip("nbformat")
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    spec = importlib.util.spec_from_file_location("make_notebooks", scripts / "make_notebooks.py")
+    make_notebooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_notebooks)
+    assert sorted(make_notebooks.NOTEBOOKS) == [p.name for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        committed = nbformat.read(path, as_version=4).cells
+        written = make_notebooks.NOTEBOOKS[path.name]
+        assert [(c.cell_type, c.source) for c in committed] == [(c.cell_type, c.source) for c in written], path.name
