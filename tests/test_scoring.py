@@ -10,10 +10,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from gptlite import GPT, scoring
 from gptlite.eval import main as eval_main
 from gptlite.model import log_softmax
 from gptlite.releases import BUNDLED_DIR
-from gptlite.scoring import lambada, multiple_choice, perplexity, windows
+from gptlite.scoring import check_window, lambada, multiple_choice, perplexity, windows
 
 from helpers import FIXTURES, MODELS
 
@@ -156,3 +157,41 @@ def test_batched_logits_are_each_sequences_own(tiny):
     assert [o.shape for o in out] == [(len(a), 50257), (len(b), 50257)]
     np.testing.assert_allclose(out[0], tiny(a), atol=1e-5)
     np.testing.assert_allclose(out[1], tiny(b), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["gptlite-shakespeare", "tiny"])
+def test_the_default_window_works_for_every_model(name, tiny):
+    """One default stride, half the context, for score, perplexity and the windows: gpt.perplexity(text) with
+    its defaults failed on the bundled model (context 128) when perplexity's own default was 512."""
+    gpt = tiny if name == "tiny" else GPT.from_pretrained(name)
+    text = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer. " * 12
+    n_ctx = gpt.config.n_ctx
+    assert len(gpt.tokenizer.encode(text)) > 2 * n_ctx  # several windows
+    default = gpt.perplexity(text)
+    assert default.windows > 2 and default.perplexity == gpt.perplexity(text, stride=n_ctx // 2).perplexity
+    assert gpt.score(text).logprobs.tolist() == gpt.score(text, context=n_ctx, stride=n_ctx // 2).logprobs.tolist()
+    assert check_window(gpt, None, None) == (n_ctx, n_ctx // 2) and check_window(gpt, 2, None) == (2, 1)
+
+
+def test_a_continuation_longer_than_the_context_is_refused_not_scored_wrong(tiny):
+    """It was scored against the wrong positions (a negative window start), or raised IndexError/broadcast errors."""
+    n_ctx = tiny.config.n_ctx
+    long_word = "".join(chr(0x4E00 + i) for i in range(n_ctx))  # one word of CJK: 2-3 tokens a character
+    assert len(tiny.tokenizer.encode(long_word)) > n_ctx
+    choice = {"context": "Hi", "endings": [long_word, "b"], "label": 0}
+    for call in (lambda: lambada(tiny, [f"The last word is {long_word}"]), lambda: multiple_choice(tiny, [choice])):
+        with pytest.raises(ValueError, match="longer than the model's context"):
+            call()
+
+
+def test_multiple_choice_endings_run_in_bounded_batches(tiny, monkeypatch):
+    item = {"context": "The weather today is", "endings": [f"ending number {i}" for i in range(11)], "label": 3}
+    sizes = []
+    real = scoring.window_logprobs
+    monkeypatch.setattr(scoring, "window_logprobs", lambda gpt, jobs: sizes.append(len(jobs)) or real(gpt, jobs))
+    small = multiple_choice(tiny, [item], batch_size=3)
+    assert sizes == [3, 3, 3, 2]
+    assert small.sums == multiple_choice(tiny, [item], batch_size=16).sums
+    for label in (True, 1.0, "1"):
+        with pytest.raises(ValueError, match="an item must be"):
+            multiple_choice(tiny, [{**item, "label": label}])
