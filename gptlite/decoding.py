@@ -205,7 +205,8 @@ def _verify(window, logits, proposals, pick, histories, n_new):
             break
         columns = [n_feed - 1 - len(proposals[r]) + j for r in rows]  # where row r's j-th check is read
         texts = window.texts[rows]
-        so_far = {t: histories[t] + [token for token, _ in kept[r]] for t, r in zip(texts, rows)}
+        so_far = {t: histories[t] + [token for token, _ in kept[r]] if kept[r] else histories[t] for t, r in zip(
+            texts, rows)}  # fmt: skip
         counts = {t: n_new[t] + len(kept[r]) for t, r in zip(texts, rows)}
         _, tokens = pick(logits[rows, columns], texts, so_far, counts)
         checking = []
