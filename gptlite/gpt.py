@@ -207,9 +207,12 @@ class GPT:
         n_new = checks.new_tokens(max_new_tokens, max_length, max(map(len, prompts), default=0))
         sampler = self.sampler(**sampling)
         eos = checks.end_token(eos_token_id, self.tokenizer, self.config.n_vocab)
-        if checks.count("num_beams", num_beams, 1) > 1:
-            out = [self._beams(p, n_new, num_beams, sampler, eos, length_penalty, early_stopping,
-                               num_return_sequences) for p in prompts]  # fmt: skip
+        if checks.count("num_beams", num_beams, 1) > 1:  # sampling's options beyond the bans do not apply
+            checks.count(f"num_return_sequences (at most num_beams, {num_beams})", num_return_sequences, 1, num_beams)
+            found = [self.beam_search(p, n_new, num_beams=num_beams, length_penalty=length_penalty,
+                                      early_stopping=early_stopping, eos_token_id=eos_token_id,
+                                      **sampling) for p in prompts]  # fmt: skip
+            out = [h[0].ids if num_return_sequences == 1 else [x.ids for x in h[:num_return_sequences]] for h in found]
             return out if batched else out[0]
         rows, seeds = copies(prompts, seed, num_return_sequences, sampler)
         pick = Sampling(sampler, checks.random_generators(seeds, len(rows)), eos)
@@ -229,28 +232,13 @@ class GPT:
 
         prompt = self.prompt_ids(ids).tolist()
         n_new, num_beams = checks.count("max_new_tokens", max_new_tokens), checks.count("num_beams", num_beams, 1)
-        self._fits(prompt, n_new)
-        sampler = self.sampler(temperature=0, **constraints)
+        if len(prompt) + n_new > self.config.n_ctx:  # beam search does not slide the window
+            raise ValueError(f"prompt ({len(prompt)} tokens) + max_new_tokens ({n_new}) is longer than the model's "
+                             f"context of {self.config.n_ctx} tokens")  # fmt: skip
+        sampler = self.sampler(**{**constraints, "temperature": 0})  # the bans and penalties; no sampling
         eos = checks.end_token(eos_token_id, self.tokenizer, self.config.n_vocab)
         return beam_search(self.engine, prompt, n_new, num_beams, sampler, eos,
                            checks.finite("length_penalty", length_penalty), early_stopping)  # fmt: skip
-
-    def _beams(self, prompt, n_new, num_beams, sampler, eos, length_penalty, early_stopping, n_return):
-        from .beam import beam_search
-
-        checks.count(f"num_return_sequences (at most num_beams, {num_beams})", n_return, 1, num_beams)
-        self._fits(prompt, n_new)
-        hypotheses = beam_search(self.engine, prompt, n_new, num_beams, sampler, eos,
-                                 checks.finite("length_penalty", length_penalty), early_stopping)  # fmt: skip
-        return hypotheses[0].ids if n_return == 1 else [h.ids for h in hypotheses[:n_return]]
-
-    def _fits(self, prompt, n_new):
-        """Beam search does not slide the window: the prompt and every new token must fit in the context."""
-        if len(prompt) + n_new > self.config.n_ctx:
-            raise ValueError(
-                f"prompt ({len(prompt)} tokens) + max_new_tokens ({n_new}) is longer than "
-                f"the model's context of {self.config.n_ctx} tokens"
-            )
 
     def _pieces(self, prompts, max_new_tokens, stop, sampler, seed, truncate_prompt=False, on_slide=None):
         """Yield (row, text) as text prompts are continued; a row's text ends before its first stop string."""
@@ -299,7 +287,7 @@ class GPT:
         if num_beams != 1:
             ids = [self.encode_prompt(p) for p in prompt]
             beams = self.generate(ids, max_new_tokens, num_beams=num_beams, num_return_sequences=num_return_sequences,
-                                  truncate_prompt=truncate_prompt, **{**options, "temperature": 0})  # fmt: skip
+                                  truncate_prompt=truncate_prompt, **options)  # fmt: skip
             text = lambda new: until_stop(self.tokenizer.decode(new), stop)  # noqa: E731
             return [text(b) if num_return_sequences == 1 else [text(x) for x in b] for b in beams]
         sampler = self.sampler(**options)
