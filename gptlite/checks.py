@@ -68,10 +68,14 @@ def end_token(eos_token_id, tokenizer, n_vocab: int):
     return count("eos_token_id", eos_token_id, 0, n_vocab - 1)
 
 
+def seeds(seed, n: int) -> list:
+    """One seed per prompt, checked: `seed` is None (fresh entropy), an integer >= 0, or a list of n of those."""
+    every = list(seed) if isinstance(seed, (list, tuple)) else [seed] * n
+    if len(every) != n:
+        raise ValueError(f"got {len(every)} seeds for {n} prompts")
+    return [None if s is None else count("a seed", s) for s in every]
+
+
 def random_generators(seed, n: int) -> list:
-    """One numpy Generator per row, so that each samples as it would alone. `seed` is None (fresh entropy), an
-    integer >= 0, or a list of n of those."""
-    seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * n
-    if len(seeds) != n:
-        raise ValueError(f"got {len(seeds)} seeds for {n} prompts")
-    return [np.random.default_rng(None if s is None else count("a seed", s)) for s in seeds]
+    """One numpy Generator per row, so that each samples as it would alone (`seeds` says what `seed` may be)."""
+    return [np.random.default_rng(s) for s in seeds(seed, n)]

@@ -225,10 +225,7 @@ def copies(prompts, seed, n, sampler):
     n = checks.count("num_return_sequences", n, 1)
     if n > 1 and sampler.temperature == 0:
         raise ValueError("greedy decoding gives one sequence: sample (temperature > 0) or use num_beams")
-    seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
-    if len(seeds) != len(prompts):
-        raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
-    copy_seeds = [None if s is None else checks.count("a seed", s) + j for s in seeds for j in range(n)]
+    copy_seeds = [None if s is None else s + j for s in checks.seeds(seed, len(prompts)) for j in range(n)]
     return [p for p in prompts for _ in range(n)], copy_seeds
 
 

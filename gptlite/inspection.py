@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import views
-from .checks import count, random_generators
+from .checks import count, end_token, random_generators
 from .decoding import Sampling, decode
 from .hooks import Record, activation_names, canonical, returned
 from .model import attention_mask, layer_norm, log_softmax, softmax
@@ -59,7 +59,7 @@ def trace(gpt, prompt, max_new_tokens, alternatives, sampler, seed):
     """GPT.trace: generate from one prompt (text or ids), observing each new token with the logits it was drawn
     from, and return a Trace."""
     ids = gpt.prompt_ids(prompt).tolist()
-    eos = gpt.tokenizer.eot_token if gpt.tokenizer else None
+    eos = end_token("default", gpt.tokenizer, gpt.config.n_vocab)
     steps = []
 
     def observe(row, logits, token):
