@@ -10,6 +10,15 @@ paper (Radford et al. 2019, Section 2.3) and "Attention Is All You Need"
         x = x + mlp(ln_2(x))                      gelu MLP, 4x wide
     logits = ln_f(x) @ wte.T                      output head tied to the token embedding
 
+GPT-1 (Radford et al. 2018) is the same model but for where the layer norms sit, "post-LN" (`Config.layer_norm
+= "post"`, `block_post_ln`): each sub-layer reads the stream as it is and the sum is normalised, and the last
+block's output goes to the head as it is (no ln_f). The GPT-2 paper, Section 2.3, names the change: "Layer
+normalization was moved to the input of each sub-block ... and an additional layer normalization was added
+after the final self-attention block".
+
+    x = ln_1(x + attn(x))                         GPT-1, post-LN        x = x + attn(ln_1(x))   GPT-2, pre-LN
+    x = ln_2(x + mlp(x))                                                x = x + mlp(ln_2(x))
+
 Every function works on a batch of sequences, `x: [n_batch, n_seq, n_embd]`,
 and keeps float32 from end to end. Names follow the checkpoint: `wte`, `wpe`,
 `h` (the blocks), `ln_1`, `attn.c_attn` (fused q, k, v), `attn.c_proj`, `ln_2`,
@@ -193,8 +202,14 @@ def mlp(x, c_fc, c_proj, activation=gelu, hooks=NO_HOOKS):
 
 
 def block(x, h, config, layer, mask, cache, hooks=NO_HOOKS):
-    """Block number `layer`, pre-LN: each sub-layer reads a normalised copy of the residual stream and adds
-    its output back. h: the block's parameters (ln_1, attn, ln_2, mlp); cache: its LayerCache."""
+    """Block number `layer`, as `config.layer_norm` says: GPT-2's pre-LN block (below) or GPT-1's post-LN one."""
+    compose = block_pre_ln if config.layer_norm == "pre" else block_post_ln
+    return compose(x, h, config, layer, mask, cache, hooks)
+
+
+def block_pre_ln(x, h, config, layer, mask, cache, hooks=NO_HOOKS):
+    """GPT-2's block, pre-LN: each sub-layer reads a normalised copy of the residual stream and adds its output
+    back. h: the block's parameters (ln_1, attn, ln_2, mlp); cache: its LayerCache."""
     eps, scale = config.layer_norm_epsilon, attention_scale(config, layer)
     resid_pre = hooks("resid_pre", x)  # [n_batch, n_seq, n_embd]
     normalized = hooks("ln_1.normalized", layer_norm(resid_pre, **h["ln_1"], eps=eps))
@@ -204,6 +219,21 @@ def block(x, h, config, layer, mask, cache, hooks=NO_HOOKS):
     normalized = hooks("ln_2.normalized", layer_norm(resid_mid, **h["ln_2"], eps=eps))
     mlp_out = hooks("mlp.out", mlp(normalized, **h["mlp"], activation=ACTIVATIONS[config.activation], hooks=hooks))
     return hooks("resid_post", resid_mid + mlp_out)  # [n_batch, n_seq, n_embd]
+
+
+def block_post_ln(x, h, config, layer, mask, cache, hooks=NO_HOOKS):
+    """GPT-1's block, post-LN: each sub-layer reads the stream as it is, and its sum with the sub-layer's output
+    is normalised; the normalised sums (`ln_1.normalized`, `ln_2.normalized`) are the stream that goes on,
+    `resid_mid` and `resid_post` the sums before the norms, as TransformerLens names them for post-LN models."""
+    eps, scale = config.layer_norm_epsilon, attention_scale(config, layer)
+    resid_pre = hooks("resid_pre", x)  # [n_batch, n_seq, n_embd]
+    attn_out = hooks("attn.out", attn(resid_pre, **h["attn"], n_head=config.n_head, mask=mask, cache=cache,
+                                      scale=scale, hooks=hooks))  # fmt: skip
+    resid_mid = hooks("resid_mid", resid_pre + attn_out)  # [n_batch, n_seq, n_embd]
+    normalized = hooks("ln_1.normalized", layer_norm(resid_mid, **h["ln_1"], eps=eps))  # what goes on
+    mlp_out = hooks("mlp.out", mlp(normalized, **h["mlp"], activation=ACTIVATIONS[config.activation], hooks=hooks))
+    resid_post = hooks("resid_post", normalized + mlp_out)  # [n_batch, n_seq, n_embd]
+    return hooks("ln_2.normalized", layer_norm(resid_post, **h["ln_2"], eps=eps))  # the block's output
 
 
 def attention_mask(real, n_seq):
@@ -220,12 +250,15 @@ def attention_mask(real, n_seq):
 
 def hidden_states(params, ids, positions, mask, cache, config, hooks=NO_HOOKS):
     """Token ids [n_batch, n_seq] at positions [n_batch, n_seq] -> final normalised hidden states
-    [n_batch, n_seq, n_embd]. Extends every layer of `cache` by n_seq positions."""
+    [n_batch, n_seq, n_embd] (through ln_f; post-LN: the last block's output, normalised already). Extends every
+    layer of `cache` by n_seq positions."""
     embed = hooks("embed", params["wte"][ids])  # [n_batch, n_seq] -> [n_batch, n_seq, n_embd]
     pos_embed = hooks("pos_embed", params["wpe"][positions])  # [n_batch, n_seq] -> [n_batch, n_seq, n_embd]
     x = embed + pos_embed  # the residual stream: [n_batch, n_seq, n_embd]
     for i, (h, layer_cache) in enumerate(zip(params["h"], cache.layers)):
         x = block(x, h, config, i, mask, layer_cache, hooks.scope(f"h.{i}"))
+    if config.layer_norm == "post":
+        return x
     normalized = layer_norm(x, **params["ln_f"], eps=config.layer_norm_epsilon)  # [n_batch, n_seq, n_embd]
     return hooks("ln_f.normalized", normalized)
 
@@ -323,7 +356,8 @@ class KVCache:
 @dataclass(frozen=True)
 class Config:
     """A GPT-2's shape. The first five fields are GPT-2's own; the rest are options that other models of
-    GPT-2's architecture use (Hugging Face's `GPT2Config` names them), with GPT-2's values as defaults."""
+    GPT-2's architecture use (Hugging Face's `GPT2Config` names them), with GPT-2's values as defaults, and
+    `layer_norm`, which says whether the blocks are GPT-2's (pre-LN) or GPT-1's (post-LN)."""
 
     n_vocab: int = 50257  # 256 bytes + 50,000 BPE merges + <|endoftext|>
     n_ctx: int = 1024  # longest sequence: rows of wpe
@@ -336,6 +370,7 @@ class Config:
     scale_attn_weights: bool = True  # divide attention scores by sqrt(d_head)
     scale_attn_by_inverse_layer_idx: bool = False  # and by the block's number, counting from 1 (Stanford CRFM)
     tie_word_embeddings: bool = True  # the output head is wte; False: a separate lm_head [n_vocab, n_embd]
+    layer_norm: str = "pre"  # "pre": GPT-2's blocks and a final ln_f; "post": GPT-1's blocks (block_post_ln), no ln_f
 
     def __post_init__(self):
         for field in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer"):
@@ -352,6 +387,8 @@ class Config:
         for field in ("scale_attn_weights", "scale_attn_by_inverse_layer_idx", "tie_word_embeddings"):
             if not isinstance(getattr(self, field), bool):
                 raise ValueError(f"config: {field} must be true or false, got {getattr(self, field)!r}")
+        if self.layer_norm not in ("pre", "post"):
+            raise ValueError(f"config: layer_norm must be 'pre' (GPT-2) or 'post' (GPT-1), got {self.layer_norm!r}")
 
     @property
     def d_head(self) -> int:
@@ -403,7 +440,7 @@ ACTIVATIONS = {"gelu_new": gelu, "gelu_pytorch_tanh": gelu, "gelu": gelu_exact, 
 
 
 def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
-    """Every tensor of a GPT-2 checkpoint, by its name in gptlite's layout, with its shape."""
+    """Every tensor of a GPT-2 (or GPT-1) checkpoint, by its name in gptlite's layout, with its shape."""
     e, f = config.n_embd, config.d_mlp
     shapes = {"wte": (config.n_vocab, e), "wpe": (config.n_ctx, e)}
     for i in range(config.n_layer):
@@ -415,7 +452,8 @@ def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
             f"h.{i}.mlp.c_fc.w": (e, f), f"h.{i}.mlp.c_fc.b": (f,),
             f"h.{i}.mlp.c_proj.w": (f, e), f"h.{i}.mlp.c_proj.b": (e,),
         }  # fmt: skip
-    shapes |= {"ln_f.g": (e,), "ln_f.b": (e,)}
+    if config.layer_norm == "pre":  # post-LN blocks end in a layer norm of their own: no ln_f
+        shapes |= {"ln_f.g": (e,), "ln_f.b": (e,)}
     return shapes if config.tie_word_embeddings else shapes | {"lm_head": (config.n_vocab, e)}
 
 

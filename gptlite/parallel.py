@@ -77,6 +77,7 @@ COMPUTES = {
     "n_vocab": None, "n_ctx": None, "n_embd": None, "n_head": None, "n_layer": None, "n_inner": None,
     "activation": None, "layer_norm_epsilon": None, "scale_attn_weights": None,
     "scale_attn_by_inverse_layer_idx": None, "tie_word_embeddings": None,
+    "layer_norm": {"pre"},  # `_blocks` composes GPT-2's pre-LN block and ln_f; GPT-1's post-LN runs model.py's
 }  # fmt: skip
 
 
