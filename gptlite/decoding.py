@@ -20,6 +20,8 @@ What varies between the callers plugs into four seams:
               kept while it is what `pick` picks at its place, and the first one that is not is replaced by
               what `pick` picked there. The output is therefore token for token what it would be without
               proposals (speculative decoding plugs in here); what was not kept is masked out of the cache.
+              A proposer may also give the distribution q each proposal was drawn from: `pick.verify` then
+              decides, seeing q (`speculative.py`: Leviathan et al. 2023's rule for a draft model's samples).
     observe   told of each token kept, with the logits it was picked from (`GPT.trace`).
     stop      a row ends at its end token (not kept), after max_new_tokens, or when the caller adds it to
               `stopped` between passes (stop strings); past the context the window slides.
@@ -101,6 +103,27 @@ class Window:
         self.cache.keep_rows(rows)
 
 
+class Stats:
+    """What the propose seam achieved, which `decode` fills as it goes: target passes (the prefill counts), tokens
+    proposed, proposals kept (`pick` agreed), tokens kept (what the loop yielded), and row passes (each pass
+    counted once for every row that kept a token in it): tokens_per_pass is a row's tokens per target pass."""
+
+    def __init__(self):
+        self.passes = self.proposed = self.accepted = self.tokens = self.row_passes = 0
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted / self.proposed if self.proposed else 0.0
+
+    @property
+    def tokens_per_pass(self) -> float:
+        return self.tokens / self.row_passes if self.row_passes else 0.0
+
+    def __repr__(self):
+        return (f"Stats({self.passes} passes, {self.tokens} tokens, {self.tokens_per_pass:.2f} a pass; {self.proposed}"
+                f" proposed, {self.accepted} accepted: {100 * self.acceptance_rate:.1f}%)")  # fmt: skip
+
+
 class Sampling:
     """The `pick` seam for sampling and greedy decoding: each row through the Sampler with its text's own
     random generator. Rows are never reordered."""
@@ -118,15 +141,17 @@ class Sampling:
 
 
 def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=None, stopped=None, observe=None,
-           on_slide=None, propose=None, window=None):  # fmt: skip
+           on_slide=None, propose=None, window=None, stats=None):  # fmt: skip
     """Continue each prompt (a list of ids) by up to max_new_tokens. Yields after each pass [(text, token), ...]:
     the tokens kept, for the texts still going (a text is an index into `prompts`; with beams, a beam).
 
     pick(logits, texts, histories, n_new) -> (parents, tokens) is the pick seam (see the module's docstring);
     eos_token_id ends a row; only ids below n_vocab (default: all) are picked; `stopped` (a set) is where the
     caller ends rows between passes; observe(text, logits, token) sees each token kept; on_slide() is called
-    at each slide; propose(history) -> list of ids is the propose seam. `window`: a conversation's Window,
-    whose cache already holds the start of each text; it is updated in place (by default a fresh one).
+    at each slide; propose(history) -> list of ids is the propose seam, or an object whose propose(texts,
+    histories, n_new, n_left) gives each row's (ids, q [len(ids), n_vocab] or None). `window`: a conversation's
+    Window, whose cache already holds the start of each text; it is updated in place (by default a fresh one).
+    `stats`: a Stats to fill.
     """
     stopped = set() if stopped is None else stopped
     histories = [list(p) for p in prompts]  # each text's ids so far; the caller's lists are not touched
@@ -137,12 +162,12 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
     if window is None:
         window = Window(engine, histories, range(len(histories)), max_new_tokens)
     while True:
-        proposals = [_proposals(propose, histories[t], max_new_tokens - n_new[t]) for t in window.texts]
+        proposals, qs = _proposals(propose, window.texts, histories, n_new, max_new_tokens, stopped)
         feeds = [f + p for f, p in zip(window.pending(histories), proposals)]
         if not window.fits(feeds):  # first squeeze out what is not real (proposals not kept, finished rows)
             window.compact()
         if not window.fits(feeds):  # then do without proposals; and when the window is full, slide it
-            proposals, feeds = [[] for _ in feeds], window.pending(histories)
+            proposals, qs, feeds = [[] for _ in feeds], [None] * len(feeds), window.pending(histories)
             if not window.fits(feeds):
                 room = max_new_tokens - int(n_new[window.texts].min())
                 window.reset(engine, histories, window.texts, room, keep=engine.config.n_ctx // 2)
@@ -164,7 +189,8 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
             yield [(row, int(token)) for row, token in enumerate(tokens)]
             continue
         step = []
-        for row, picked in enumerate(_verify(window, logits, proposals, pick, histories, n_new)):
+        verified = _verify(window, logits, proposals, qs, pick, histories, n_new)
+        for row, picked in enumerate(verified):
             t = int(window.texts[row])
             for token, logits_row in picked:
                 if t in stopped or n_new[t] == max_new_tokens:
@@ -177,6 +203,8 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
                 step.append((t, token))
                 if observe is not None:
                     observe(t, logits_row, token)
+        if stats is not None:
+            _count(stats, proposals, verified, step)
         yield step
         going = [row for row, t in enumerate(window.texts) if t not in stopped and n_new[t] < max_new_tokens]
         if not going:
@@ -185,17 +213,34 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
             window.keep_rows(going)
 
 
-def _proposals(propose, history, n_left):
-    """One row's proposals: at most n_left - 1 of them, so that the token picked after them still counts."""
-    if propose is None or n_left < 2:
-        return []
-    return [int(t) for t in propose(history)][: n_left - 1]
+def _proposals(propose, texts, histories, n_new, max_new_tokens, stopped):
+    """Each row's proposals and the q they were drawn from (None: not drawn, or no q): at most n_left - 1 of them,
+    so that the token picked after them still counts; none for a finished row."""
+    n_left = [0 if t in stopped else max_new_tokens - int(n_new[t]) for t in texts]
+    if propose is None or max(n_left) < 2:
+        return [[] for _ in texts], [None] * len(texts)
+    if not hasattr(propose, "propose"):  # a function of one row's history
+        return [[int(x) for x in propose(histories[t])][: n - 1] if n > 1 else [] for t, n in zip(texts, n_left)], [
+            None] * len(texts)  # fmt: skip
+    proposed = propose.propose(texts, histories, n_new, n_left)
+    proposals = [[int(x) for x in ids][: max(n - 1, 0)] for (ids, _), n in zip(proposed, n_left)]
+    return proposals, [None if q is None else q[: len(p)] for (_, q), p in zip(proposed, proposals)]
 
 
-def _verify(window, logits, proposals, pick, histories, n_new):
+def _count(stats, proposals, verified, step):
+    """Add one pass to the stats: the proposals checked, those `pick` agreed with, the tokens kept."""
+    stats.passes += 1
+    stats.proposed += sum(map(len, proposals))
+    stats.accepted += sum(min(len(kept) - 1, len(p)) for kept, p in zip(verified, proposals))
+    stats.tokens += len(step)
+    stats.row_passes += len({t for t, _ in step})
+
+
+def _verify(window, logits, proposals, qs, pick, histories, n_new):
     """Per row, the [(token, logits [n_vocab])] a pass gives: the proposals that `pick` agrees with, each checked
     at its own position with the tokens kept before it in its history, then `pick`'s own token after them.
-    The proposals after the first one it disagrees with were fed but are not kept: they are masked out."""
+    The proposals after the first one it disagrees with were fed but are not kept: they are masked out.
+    Proposals with their q go to pick.verify, which sees the proposal and q; the others to pick itself."""
     n_feed = logits.shape[1]
     kept = [[] for _ in proposals]
     checking = list(range(len(proposals)))  # rows whose proposals all agreed so far
@@ -208,7 +253,11 @@ def _verify(window, logits, proposals, pick, histories, n_new):
         so_far = {t: histories[t] + [token for token, _ in kept[r]] if kept[r] else histories[t] for t, r in zip(
             texts, rows)}  # fmt: skip
         counts = {t: n_new[t] + len(kept[r]) for t, r in zip(texts, rows)}
-        _, tokens = pick(logits[rows, columns], texts, so_far, counts)
+        checked = [(proposals[r][j], qs[r][j]) if qs[r] is not None and j < len(proposals[r]) else None for r in rows]
+        if any(checked):
+            _, tokens = pick.verify(logits[rows, columns], texts, so_far, counts, checked)
+        else:
+            _, tokens = pick(logits[rows, columns], texts, so_far, counts)
         checking = []
         for r, column, token in zip(rows, columns, tokens):
             kept[r].append((int(token), logits[r, column]))

@@ -17,8 +17,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from . import checks
-from .decoding import Sampling, copies, decode, regroup
+from . import checks, speculative
+from .decoding import copies, decode, regroup
 from .engine import Engine, Params, left_pad
 from .model import Config, attention_mask, flatten, nest
 from .sampling import Sampler
@@ -184,7 +184,8 @@ class GPT:
         from .inspection import trace
 
         return trace(self, prompt, checks.count("max_new_tokens", max_new_tokens),
-                     checks.count("alternatives", alternatives, 1), self.sampler(**sampling), seed)  # fmt: skip
+                     checks.count("alternatives", alternatives, 1), *speculative.split(sampling, self.sampler),
+                     seed)  # fmt: skip
 
     def generate(self, ids, max_new_tokens: int | None = None, *, max_length: int | None = None,
                  num_return_sequences: int = 1, num_beams: int = 1, length_penalty: float = 1.0,
@@ -196,7 +197,8 @@ class GPT:
         (default 32; or max_length, prompt and new tokens together, as in transformers). `seed` (an int, or one
         per prompt) makes sampling reproducible. `sampling`: temperature (0 is greedy), top_k, top_p,
         repetition_penalty, min_p, no_repeat_ngram_size, min_new_tokens, bad_words (texts or token sequences)
-        and logit_bias ({token: amount}), transformers' options of those names (`sampling.py`).
+        and logit_bias ({token: amount}), transformers' options of those names (`sampling.py`); speculative decoding
+        with prompt_lookup_num_tokens or assistant_model, as transformers' (`speculative.py`): the same tokens.
         num_return_sequences > 1 gives that many sequences per prompt (sampled: sequence j uses seed + j),
         num_beams > 1 beam search (`beam.py`). Generation goes on past the context by sliding the window
         (`decoding.py`); a prompt longer than the context is an error, or, with truncate_prompt=True, cut to
@@ -205,7 +207,7 @@ class GPT:
         batched = len(ids) > 0 and not np.isscalar(ids[0])
         prompts = [self.prompt_ids(p, truncate_prompt).tolist() for p in (ids if batched else [ids])]
         n_new = checks.new_tokens(max_new_tokens, max_length, max(map(len, prompts), default=0))
-        sampler = self.sampler(**sampling)
+        sampler, speculation = speculative.split(sampling, self.sampler, num_beams)
         eos = checks.end_token(eos_token_id, self.tokenizer, self.config.n_vocab)
         if checks.count("num_beams", num_beams, 1) > 1:  # sampling's options beyond the bans do not apply
             checks.count(f"num_return_sequences (at most num_beams, {num_beams})", num_return_sequences, 1, num_beams)
@@ -215,9 +217,9 @@ class GPT:
             out = [h[0].ids if num_return_sequences == 1 else [x.ids for x in h[:num_return_sequences]] for h in found]
             return out if batched else out[0]
         rows, seeds = copies(prompts, seed, num_return_sequences, sampler)
-        pick = Sampling(sampler, checks.random_generators(seeds, len(rows)), eos)
+        pick, loop = speculation.plan(self, sampler, seeds, len(rows), eos)
         new = [[] for _ in rows]
-        for step in decode(self.engine, rows, n_new, pick, eos_token_id=eos):
+        for step in decode(self.engine, rows, n_new, pick, eos_token_id=eos, **loop):
             for r, token in step:
                 new[r].append(token)
         out = regroup(new, num_return_sequences)
@@ -240,15 +242,15 @@ class GPT:
         return beam_search(self.engine, prompt, n_new, num_beams, sampler, eos,
                            checks.finite("length_penalty", length_penalty), early_stopping)  # fmt: skip
 
-    def _pieces(self, prompts, max_new_tokens, stop, sampler, seed, truncate_prompt=False, on_slide=None):
+    def _pieces(self, prompts, max_new_tokens, stop, sampler, speculation, seed, truncate_prompt=False, on_slide=None):
         """Yield (row, text) as text prompts are continued; a row's text ends before its first stop string."""
         prompt_ids = [self.prompt_ids(self.encode_prompt(p), truncate_prompt).tolist() for p in prompts]
         texts = [TextStream(self.tokenizer, stop) for _ in prompts]
         stopped, eot = set(), self.tokenizer.eot_token
-        pick = Sampling(sampler, checks.random_generators(seed, len(prompts)), eot)
+        pick, loop = speculation.plan(self, sampler, seed, len(prompts), eot, self.text_vocab())
         n_new = checks.count("max_new_tokens", max_new_tokens)
         for step in decode(self.engine, prompt_ids, n_new, pick, eos_token_id=eot, n_vocab=self.text_vocab(),
-                           stopped=stopped, on_slide=on_slide):  # fmt: skip
+                           stopped=stopped, on_slide=on_slide, **loop):  # fmt: skip
             for r, token in step:
                 piece = texts[r].feed(token)
                 if texts[r].stopped:
@@ -267,8 +269,9 @@ class GPT:
         Ends at <|endoftext|>, after max_new_tokens, or just before the first of the `stop` strings. `sampling`
         are generate's sampling options. Past the context the window slides, and on_slide() is called each time.
         """
-        sampler = self.sampler(**sampling)
-        for _, piece in self._pieces([prompt], max_new_tokens, stop, sampler, seed, truncate_prompt, on_slide):
+        sampler, speculation = speculative.split(sampling, self.sampler)
+        for _, piece in self._pieces([prompt], max_new_tokens, stop, sampler, speculation, seed, truncate_prompt,
+                                     on_slide):  # fmt: skip
             yield piece
 
     def complete(self, prompt, max_new_tokens: int = 64, *, stop=(), seed=None, truncate_prompt: bool = False,
@@ -290,9 +293,9 @@ class GPT:
                                   truncate_prompt=truncate_prompt, **options)  # fmt: skip
             text = lambda new: until_stop(self.tokenizer.decode(new), stop)  # noqa: E731
             return [text(b) if num_return_sequences == 1 else [text(x) for x in b] for b in beams]
-        sampler = self.sampler(**options)
+        sampler, speculation = speculative.split(options, self.sampler)
         rows, seeds = copies(prompt, seed, num_return_sequences, sampler)
         out = [""] * len(rows)
-        for r, piece in self._pieces(rows, max_new_tokens, stop, sampler, seeds, truncate_prompt):
+        for r, piece in self._pieces(rows, max_new_tokens, stop, sampler, speculation, seeds, truncate_prompt):
             out[r] += piece
         return regroup(out, num_return_sequences)

@@ -21,8 +21,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import views
-from .checks import count, end_token, random_generators
-from .decoding import Sampling, decode
+from .checks import count, end_token
+from .decoding import Stats, decode
 from .hooks import Record, activation_names, canonical, returned
 from .model import attention_mask, layer_norm, log_softmax, softmax
 
@@ -55,9 +55,9 @@ def record_run(gpt, ids, names, fns):
     return logits, {name: value[0] for name, value in record.records.items()}
 
 
-def trace(gpt, prompt, max_new_tokens, alternatives, sampler, seed):
+def trace(gpt, prompt, max_new_tokens, alternatives, sampler, speculation, seed):
     """GPT.trace: generate from one prompt (text or ids), observing each new token with the logits it was drawn
-    from, and return a Trace."""
+    from, and return a Trace; with speculation (`speculative.Speculation`), its Stats are the Trace's `stats`."""
     ids = gpt.prompt_ids(prompt).tolist()
     eos = end_token("default", gpt.tokenizer, gpt.config.n_vocab)
     steps = []
@@ -67,12 +67,14 @@ def trace(gpt, prompt, max_new_tokens, alternatives, sampler, seed):
         chosen = TopToken(gpt.token_str(token), token, probability, float(logits[token]))
         steps.append((chosen, top_tokens(logits, alternatives, gpt.token_str)))
 
-    pick = Sampling(sampler, random_generators(seed, 1), eos)
+    stats = speculation.stats if speculation.stats is not None else Stats()
+    pick, loop = speculation.plan(gpt, sampler, seed, 1, eos, gpt.text_vocab())
+    loop["stats"] = stats
     new = [t for step in decode(gpt.engine, [ids], max_new_tokens, pick, eos_token_id=eos, n_vocab=gpt.text_vocab(),
-                                observe=observe) for _, t in step]  # fmt: skip
+                                observe=observe, **loop) for _, t in step]  # fmt: skip
     prompt_text = prompt if isinstance(prompt, str) else "".join(gpt.to_str_tokens(ids))
     text = gpt.tokenizer.decode(new) if gpt.tokenizer else " ".join(map(str, new))
-    return Trace(prompt_text, steps, text)
+    return Trace(prompt_text, steps, text, stats)
 
 
 def _without_batch_axis(fn):
@@ -192,10 +194,11 @@ class Trace(views.TraceView):
     Probabilities are the model's own (softmax of the logits), before temperature, top-k or top-p.
     """
 
-    def __init__(self, prompt, steps, text):
+    def __init__(self, prompt, steps, text, stats=None):
         self.prompt = prompt  # the prompt's text
         self.steps = steps  # [(TopToken of the chosen token, [TopToken alternatives])]
         self.text = text  # the continuation, decoded as a whole
+        self.stats = stats  # decoding.Stats: passes, proposals and acceptances (speculative decoding)
         super().__init__(prompt, steps)
 
     @property

@@ -1,0 +1,150 @@
+"""Speculative decoding (speculative.py): prompt lookup and a draft model propose, the target verifies in one pass;
+greedy output is plain greedy output token for token, and sampled output has the target's distribution."""
+
+import numpy as np
+import pytest
+
+from gptlite import GPT, Config, model
+from gptlite.decoding import Stats
+from gptlite.speculative import accept_or_resample, prompt_lookup
+
+CONFIG = Config(n_vocab=120, n_ctx=48, n_embd=32, n_head=4, n_layer=3)
+
+
+def random_gpt(config, seed, noise=0.3):
+    rng = np.random.default_rng(seed)
+    flat = model.flatten(model.init_params(config, seed=seed))
+    flat = {k: (v + rng.normal(0, noise, v.shape)).astype(np.float32) for k, v in flat.items()}  # peaky, varied
+    return GPT(config, model.nest(flat), tokenizer=None)
+
+
+@pytest.fixture(scope="module")
+def gpt():
+    return random_gpt(CONFIG, 2)
+
+
+@pytest.fixture(scope="module")
+def drafts(gpt):
+    """Drafts that are always right (the target), never right (the target with its final layer norm negated, so
+    that its logits are the target's negated: checked below), and a random other model."""
+    flipped = gpt.copy()
+    for name in ("g", "b"):
+        flipped.params["ln_f"][name][:] *= -1
+    return {"always right": gpt, "random": random_gpt(CONFIG, 7), "never right": flipped}
+
+
+def test_prompt_lookup_follows_transformers_rule():
+    # the longest n-gram (here 2) ending the text, its first (leftmost) earlier occurrence, what followed it
+    assert prompt_lookup([1, 2, 3, 9, 1, 2, 4, 5, 1, 2], 3, 2) == [3, 9, 1]
+    assert prompt_lookup([1, 2, 3, 9, 1, 2, 4, 5, 1, 2], 10, 2) == [3, 9, 1, 2, 4, 5, 1, 2]  # up to the text's end
+    assert prompt_lookup([7, 1, 8, 2, 1], 2, 2) == [8, 2]  # no earlier 2-gram "2 1": the 1-gram "1"
+    assert prompt_lookup([7, 1, 8, 2, 1], 2, 1) == [8, 2]
+    assert prompt_lookup([1, 2, 3, 4], 5, 2) == []  # nothing matches: one plain step
+    assert prompt_lookup([5], 5, 2) == []
+    assert prompt_lookup([1, 2, 0, 7, 1, 2], 4, 2, eos_token_id=0) == []  # cut at the end token
+    assert prompt_lookup([1, 2, 3, 0, 1, 2], 4, 2, eos_token_id=0) == [3]
+    assert prompt_lookup([4, 4, 4, 4], 3, 3) == [4]  # overlapping: the first 3-gram is followed by one token
+
+
+GREEDY = [dict(), dict(repetition_penalty=1.3), dict(no_repeat_ngram_size=2), dict(min_new_tokens=20),
+          dict(bad_words=[[5], [9, 10]]), dict(logit_bias={3: 4.0, 17: -np.inf}),
+          dict(repetition_penalty=1.2, no_repeat_ngram_size=3, logit_bias={8: 2.5})]  # fmt: skip
+PROMPTS = [[5, 6, 7, 8, 9, 10, 11, 5, 6], [1, 2], [3] * 6, [40, 41, 42]]
+
+
+@pytest.mark.parametrize("options", GREEDY, ids=lambda o: ",".join(o) or "plain")
+@pytest.mark.parametrize("how", ["lookup", "always right", "never right", "random"])
+def test_greedy_is_plain_greedy_with_every_processor(gpt, drafts, options, how):
+    """A batch of 4 rows that accept different numbers of proposals, with an end token that comes."""
+    eos = gpt.generate(PROMPTS[0], 12, temperature=0, eos_token_id=None, **options)[10]
+    plain = gpt.generate(PROMPTS, 30, temperature=0, eos_token_id=eos, **options)
+    stats = Stats()
+    speculative = dict(prompt_lookup_num_tokens=4) if how == "lookup" else dict(assistant_model=drafts[how])
+    out = gpt.generate(PROMPTS, 30, temperature=0, eos_token_id=eos, stats=stats, **speculative, **options)
+    assert out == plain
+    assert stats.tokens == sum(map(len, plain)) and stats.proposed > 0
+    if how == "always right":
+        assert stats.accepted == stats.proposed and stats.tokens_per_pass > 3
+    if how == "never right" and "logit_bias" not in options:  # a bias of +4 can make both pick one token
+        assert stats.accepted == 0
+
+
+def test_the_never_right_draft_is_never_right(gpt, drafts):
+    """The 'never right' draft's logits are the target's negated: its greedy token is the target's least likely."""
+    ids = PROMPTS[0] + [1, 2, 3]
+    np.testing.assert_allclose(drafts["never right"](ids), -gpt(ids), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("path", ["on", "off"])
+@pytest.mark.parametrize("how", ["lookup", "draft"])
+def test_both_paths_give_the_same_tokens(gpt, drafts, path, how, monkeypatch):
+    monkeypatch.setenv("GPTLITE_PARALLEL", path)
+    plain = gpt.generate(PROMPTS, 25, temperature=0, eos_token_id=None)
+    speculative = dict(prompt_lookup_num_tokens=3) if how == "lookup" else dict(assistant_model=drafts["random"])
+    assert gpt.generate(PROMPTS, 25, temperature=0, eos_token_id=None, **speculative) == plain
+
+
+@pytest.mark.parametrize("how", ["lookup", "draft"])
+def test_past_the_context_alone(gpt, drafts, how):
+    """100 new tokens in a 48-token context: the target's window slides, and so does the draft's."""
+    plain = gpt.generate(PROMPTS[0], 100, temperature=0, eos_token_id=None)
+    speculative = dict(prompt_lookup_num_tokens=5) if how == "lookup" else dict(assistant_model=gpt)
+    assert gpt.generate(PROMPTS[0], 100, temperature=0, eos_token_id=None, **speculative) == plain
+
+
+def test_seeded_prompt_lookup_is_the_seeded_plain_run(gpt):
+    """Prompt lookup has no q: the row's own draw is checked against the proposal, so the draws are plain's."""
+    options = dict(temperature=0.9, top_k=30, seed=[4, 5, 6, 7], eos_token_id=None)
+    plain = gpt.generate(PROMPTS, 30, **options)
+    assert gpt.generate(PROMPTS, 30, prompt_lookup_num_tokens=4, **options) == plain
+
+
+def test_seeded_draft_sampling_repeats(gpt, drafts):
+    options = dict(temperature=1.0, seed=11, eos_token_id=None, assistant_model=drafts["random"])
+    first = gpt.generate(PROMPTS, 20, **options)
+    assert gpt.generate(PROMPTS, 20, **options) == first
+    assert gpt.generate(PROMPTS, 20, **{**options, "seed": 12}) != first
+
+
+def test_text_calls_stop_strings_and_trace(tiny):
+    prompt = "The cat sat on the mat. The cat sat on the"
+    plain = tiny.complete(prompt, 40, temperature=0, stop=["mat"])
+    for speculative in (dict(prompt_lookup_num_tokens=4), dict(assistant_model=tiny)):
+        assert tiny.complete(prompt, 40, temperature=0, stop=["mat"], **speculative) == plain
+        assert "".join(tiny.stream(prompt, 40, temperature=0, stop=["mat"], **speculative)) == plain
+        assert tiny.complete([prompt, "Hello"], 20, temperature=0, **speculative) == tiny.complete(
+            [prompt, "Hello"], 20, temperature=0)  # fmt: skip
+    traced = tiny.trace(prompt, 20, temperature=0, prompt_lookup_num_tokens=4)
+    assert traced.text == tiny.trace(prompt, 20, temperature=0).text
+    assert traced.stats.tokens == len(traced.steps) and traced.stats.passes <= len(traced.steps)
+    assert tiny.trace(prompt, 5, temperature=0).stats.proposed == 0
+
+
+def test_bad_options_are_refused_in_one_line(gpt, tiny):
+    with pytest.raises(ValueError, match="prompt_lookup_num_tokens must be an integer >= 1"):
+        gpt.generate([1, 2], 5, prompt_lookup_num_tokens=0)
+    with pytest.raises(ValueError, match="max_matching_ngram_size must be an integer >= 1"):
+        gpt.generate([1, 2], 5, prompt_lookup_num_tokens=2, max_matching_ngram_size=True)
+    with pytest.raises(ValueError, match="not both"):
+        gpt.generate([1, 2], 5, prompt_lookup_num_tokens=2, assistant_model=gpt)
+    with pytest.raises(ValueError, match="does not use beams"):
+        gpt.generate([1, 2], 5, prompt_lookup_num_tokens=2, num_beams=2)
+    with pytest.raises(ValueError, match=r"draft model's vocabulary \(50257 tokens\) is not the target's \(120"):
+        gpt.generate([1, 2], 5, assistant_model=tiny)
+    with pytest.raises(ValueError, match="num_assistant_tokens must be an integer >= 1"):
+        gpt.generate([1, 2], 5, assistant_model=gpt, num_assistant_tokens=0)
+    with pytest.raises(ValueError, match="num_assistant_tokens_schedule must be"):
+        gpt.generate([1, 2], 5, assistant_model=gpt, num_assistant_tokens_schedule="fast")
+
+
+def test_accept_or_resample_gives_p():
+    """The rule's distribution, computed exactly over the uniform draw: q(y) min(1, p/q) + rejected mass times
+    the residual equals p (Leviathan et al., Appendix A.1); and drawn, by frequencies."""
+    p = np.array([0.5, 0.3, 0.2, 0.0], np.float32)
+    q = np.array([0.1, 0.6, 0.1, 0.2], np.float32)
+    rng = np.random.default_rng(0)
+    counts = np.zeros(4)
+    for _ in range(20000):
+        x = int(rng.choice(4, p=q))
+        counts[accept_or_resample(p, q, x, rng)] += 1
+    np.testing.assert_allclose(counts / counts.sum(), p, atol=0.012)
