@@ -26,10 +26,27 @@ bars), and the commands `generate`, `inspect`, `eval`, `download`, `convert`,
 `train_tokenizer`, `train` (with `cli`, what they share).
 """
 
-from .gpt import GPT
-from .model import Config
-from .sampling import Sampler
-from .tokenizer import Tokenizer
+import sys
+
+
+def _one_line_on_interrupt(kind, value, traceback, previous=sys.excepthook):
+    """Ctrl-C while a gptlite command is still loading (before its `run` wrapper is reached): one line on stderr
+    instead of a traceback; Python still exits as killed by SIGINT (status 130)."""
+    if issubclass(kind, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+    else:
+        previous(kind, value, traceback)
+
+
+_command = (sys.argv or [""])[0]  # "-m" while `python -m gptlite.X` imports this package; a console script's path
+if _command == "-m" or _command.rpartition("/")[2].startswith("gptlite-"):
+    sys.excepthook = _one_line_on_interrupt
+
+# After the hook: these imports are most of a command's start.
+from .gpt import GPT  # noqa: E402
+from .model import Config  # noqa: E402
+from .sampling import Sampler  # noqa: E402
+from .tokenizer import Tokenizer  # noqa: E402
 
 __all__ = ["GPT", "Config", "Sampler", "Tokenizer"]
 __version__ = "0.2.0.dev0"

@@ -48,13 +48,16 @@ class Beams:
         self.num_beams, self.sampler, self.eos_token_id = num_beams, sampler, eos_token_id
         self.max_new_tokens, self.n_prompt = max_new_tokens, n_prompt
         self.length_penalty, self.early_stopping = length_penalty, early_stopping
-        self.running = np.zeros(1, np.float32)  # each beam's sum of log-probabilities; first, the prompt alone
+        self.running = np.full(num_beams, DROPPED)  # each beam's sum of log-probabilities. All start as the
+        self.running[0] = 0  # prompt: only the first may choose, or they would all choose the same
         self.finished = []  # (score, new tokens, ended by eos), best first, at most num_beams
         self.improvable = True  # transformers' heuristic: whether a running beam can still beat the finished
 
     def __call__(self, logits, texts, histories, n_new):
         """logits [n_beams, n_vocab] -> (parents [num_beams], tokens [num_beams]), or no rows: the search is done."""
         step = int(n_new[0])  # every beam has as many new tokens
+        if step == 0:  # the prompt's one row stands for every beam, as in transformers
+            logits, texts = np.repeat(logits, self.num_beams, axis=0), np.repeat(texts, self.num_beams)
         scores = np.stack([self.sampler.constrain(row, histories[t], step, self.eos_token_id)
                            for row, t in zip(log_softmax(logits), texts)])  # fmt: skip  # [n_beams, n_vocab]
         scores = (scores + self.running[:, None]).reshape(-1)  # [n_beams * n_vocab]
@@ -74,7 +77,7 @@ class Beams:
             self.early_stopping, self.length_penalty)  # fmt: skip
         if not self.improvable or (self.early_stopping is True and len(self.finished) == self.num_beams) or ends.all():
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return source[going], token[going]
+        return (source[going] if step else np.zeros(self.num_beams, np.int64)), token[going]  # rows of the cache
 
     def hypotheses(self):
         """The finished hypotheses, best first."""

@@ -68,6 +68,17 @@ def end_token(eos_token_id, tokenizer, n_vocab: int):
     return count("eos_token_id", eos_token_id, 0, n_vocab - 1)
 
 
+def not_sampling(options: dict, seed=None):
+    """Beam search does not sample: refuse a seed, and the options that shape sampling only (temperature, top_k,
+    top_p, min_p) with any value but the one that leaves the scores as they are, rather than ignore them."""
+    neutral = {"temperature": 0, "top_k": 0, "top_p": 1, "min_p": 0}
+    given = [name for name, value in neutral.items() if name in options and options[name] != value]
+    if given or seed is not None:
+        raise ValueError(
+            f"beam search does not sample: {', '.join(given + ['seed'] * (seed is not None))} do not apply"
+        )
+
+
 def seeds(seed, n: int) -> list:
     """One seed per prompt, checked: `seed` is None (fresh entropy), an integer >= 0, or a list of n of those."""
     every = list(seed) if isinstance(seed, (list, tuple)) else [seed] * n
@@ -79,3 +90,23 @@ def seeds(seed, n: int) -> list:
 def random_generators(seed, n: int) -> list:
     """One numpy Generator per row, so that each samples as it would alone (`seeds` says what `seed` may be)."""
     return [np.random.default_rng(s) for s in seeds(seed, n)]
+
+
+def available_memory():
+    """Bytes of memory free for a new process (Linux's MemAvailable), or None where that cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def fits_in_memory(n_bytes: int, what: str):
+    """Refuse, in one line, a request that would allocate more than the memory free now (where it can be read):
+    better than a MemoryError traceback, or a machine that swaps for minutes."""
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise ValueError(f"{what} needs {n_bytes / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB free")

@@ -56,18 +56,6 @@ def decode_block(decoder, block, name, offset):
         raise ValueError(f"{name}: not UTF-8 text (byte {offset - pending + e.start}: {e.reason})") from None
 
 
-def available_memory():
-    """Bytes of memory free for a new process (Linux's MemAvailable), or None where that cannot be read."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def run(prog, action, interrupted=""):
     """Call action(); report ValueError / OSError in one line (exit 2) and Ctrl-C with `interrupted` (exit 130)."""
     try:

@@ -37,6 +37,7 @@ import numpy as np
 
 from . import checks
 from .model import attention_mask
+from .sampling import History
 
 
 class Window:
@@ -154,7 +155,7 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
     `stats`: a Stats to fill.
     """
     stopped = set() if stopped is None else stopped
-    histories = [list(p) for p in prompts]  # each text's ids so far; the caller's lists are not touched
+    histories = [History(p) for p in prompts]  # each text's ids so far (the caller's lists are not touched)
     n_new = np.zeros(len(histories), np.int64)
     if max_new_tokens == 0 or not histories:
         return
@@ -183,7 +184,7 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
             parents, tokens = pick(logits[:, -1], window.texts, histories, n_new)
             if len(parents) == 0:
                 return
-            histories = [histories[t] + [int(token)] for t, token in zip(window.texts[parents], tokens)]
+            histories = [History(histories[t] + [token]) for t, token in zip(window.texts[parents], tokens)]
             window.keep_rows(parents)
             window.texts, n_new = np.arange(len(parents)), np.full(len(parents), n_new[0] + 1)
             yield [(row, int(token)) for row, token in enumerate(tokens)]
@@ -269,11 +270,15 @@ def _verify(window, logits, proposals, qs, pick, histories, n_new):
     return kept
 
 
-def copies(prompts, seed, n, sampler):
-    """Each prompt n times, and the seed of each copy: copy j of a prompt seeded s samples with s + j."""
+def copies(engine, prompts, seed, n, sampler, max_new_tokens):
+    """Each prompt n times, and the seed of each copy: copy j of a prompt seeded s samples with s + j. A batch
+    that would not fit in memory is refused first (engine.check_memory)."""
     n = checks.count("num_return_sequences", n, 1)
     if n > 1 and sampler.temperature == 0:
         raise ValueError("greedy decoding gives one sequence: sample (temperature > 0) or use num_beams")
+    longest = max(map(len, prompts), default=0)
+    max_len = min(longest + max_new_tokens, engine.config.n_ctx)
+    engine.check_memory(len(prompts) * n, max_len, longest, f"a batch of {len(prompts) * n} sequences")
     copy_seeds = [None if s is None else s + j for s in checks.seeds(seed, len(prompts)) for j in range(n)]
     return [p for p in prompts for _ in range(n)], copy_seeds
 

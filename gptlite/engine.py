@@ -23,8 +23,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import parallel
-from .model import NO_HOOKS, Config, KVCache, flatten, head_weight, hidden_states, lm_head
+from . import checks, parallel
+from .model import NO_HOOKS, QUERY_BLOCK, Config, KVCache, flatten, head_weight, hidden_states, lm_head
 
 
 def left_pad(prompts, max_new_tokens=0):
@@ -71,6 +71,16 @@ class Engine:
     def new_cache(self, n_batch: int, max_len: int) -> KVCache:
         """An empty KV cache for n_batch rows of up to max_len positions each."""
         return KVCache(self.config, n_batch, max_len)
+
+    def check_memory(self, n_batch: int, max_len: int, n_seq: int, what: str):
+        """Refuse in one line (checks.fits_in_memory) a batch whose KV cache of max_len positions a row, and whose
+        pass over n_seq new positions, would not fit in the memory free now: before anything is allocated."""
+        c = self.config
+        cache = 2 * c.n_layer * n_batch * max_len * c.n_embd  # keys and values of every layer
+        activations = n_batch * n_seq * (4 * c.n_embd + c.d_mlp)  # the residual stream, q k v, the MLP's hidden
+        scores = n_batch * c.n_head * min(n_seq, QUERY_BLOCK) * max_len  # one block of attention scores
+        logits = n_batch * c.n_vocab  # the last position's
+        checks.fits_in_memory(4 * (cache + activations + scores + logits), what)  # float32: 4 bytes each
 
     def refresh(self):
         """Point the two-thread path at the weights as they are now. Call it at the start of each generation or

@@ -31,7 +31,8 @@ import os
 import sys
 import time
 
-from .cli import ArgumentParser, at_least, available_memory, decode_block, run
+from .checks import available_memory
+from .cli import ArgumentParser, at_least, decode_block, run
 from .files import atomic_write
 from .progress import progress_bar
 from .releases import BUNDLED, known_names

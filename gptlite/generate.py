@@ -69,32 +69,33 @@ def parser():
         "-t",
         "--temperature",
         type=float,
-        default=Sampler.temperature,
+        default=None,  # Sampler.temperature; None here tells a flag given from a flag left out
         metavar="T",
-        help="randomness: 0 always picks the likeliest token, higher is more varied (default: %(default)s)",
+        help=f"randomness: 0 always picks the likeliest token, higher is more varied (default: {Sampler.temperature})",
     )
     p.add_argument(
         "-k",
         "--top-k",
         type=int,
-        default=Sampler.top_k,
+        default=None,  # Sampler.top_k; None here tells a flag given from a flag left out
         metavar="K",
-        help="sample only from the K likeliest tokens; 0 = no limit (default: %(default)s)",
+        help=f"sample only from the K likeliest tokens; 0 = no limit (default: {Sampler.top_k})",
     )
     p.add_argument(
         "-p",
         "--top-p",
         type=float,
-        default=Sampler.top_p,
+        default=None,  # Sampler.top_p; None here tells a flag given from a flag left out
         metavar="P",
-        help="sample only from the likeliest tokens whose probabilities add up to P, in (0, 1] (default: %(default)s)",
+        help="sample only from the likeliest tokens whose probabilities add up to P, in (0, 1] "
+        f"(default: {Sampler.top_p})",
     )
     p.add_argument(
         "--min-p",
         type=float,
-        default=Sampler.min_p,
+        default=None,  # Sampler.min_p; None here tells a flag given from a flag left out
         metavar="P",
-        help="drop tokens less likely than P times the likeliest one; 0 = off (default: %(default)s)",
+        help=f"drop tokens less likely than P times the likeliest one; 0 = off (default: {Sampler.min_p})",
     )
     p.add_argument(
         "--repetition-penalty",
@@ -235,7 +236,9 @@ def interact(gpt, args, stop, options):
     kept from turn to turn, so each answer costs only its new tokens."""
     from .conversation import Conversation
 
-    conversation = Conversation(gpt, gpt.sampler(**{k: v for k, v in options.items() if k in SAMPLER}), options["seed"])
+    conversation = Conversation(
+        gpt, gpt.sampler(**{k: v for k, v in options.items() if k in SAMPLER}), options.get("seed")
+    )
     text = read_prompt(args) if (args.prompt is not None or args.file is not None) else ""
     print("gptlite.generate: type a line and press Enter; Ctrl-C stops an answer, Ctrl-D ends", file=sys.stderr)
     while True:
@@ -271,6 +274,8 @@ def generate(args):
     seed = None if args.seed == -1 else args.seed
     gpt = GPT.from_pretrained(args.model, source=args.source) if args.model is not None else default_model(args.source)
     stop = [unescape(s) for s in args.stop]
+    if args.interactive and (args.num_beams > 1 or args.num_return_sequences > 1):
+        raise ValueError("-i samples one answer a turn: --num-beams and --num-return-sequences do not apply to it")
     options = {
         "temperature": args.temperature,
         "top_k": args.top_k,
@@ -281,6 +286,7 @@ def generate(args):
         "seed": seed,
         "truncate_prompt": args.truncate_prompt,
     }
+    options = {name: value for name, value in options.items() if value is not None}  # the flags given
     if args.interactive:
         return interact(gpt, args, stop, options)
     echo = "" if args.no_echo else prompt

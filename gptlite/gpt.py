@@ -112,18 +112,16 @@ class GPT:
         """Text -> ids. <|endoftext|> in a prompt is the special token; an empty prompt starts a new document."""
         return encode_prompt(self.tokenizer, prompt)
 
-    def prompt_ids(self, text_or_ids, truncate: bool = False) -> np.ndarray:
+    def prompt_ids(self, text_or_ids, truncate: bool | None = None) -> np.ndarray:
         """A prompt, given as text or ids, as checked ids [n_seq]. One longer than the context is cut to its last
-        n_ctx tokens when `truncate`, and is otherwise an error that names the option."""
-        ids = self.encode_prompt(text_or_ids) if isinstance(text_or_ids, str) else text_or_ids
-        ids = checks.token_ids(ids, self.config.n_vocab)
-        if truncate:
-            ids = ids[-self.config.n_ctx :]
+        n_ctx tokens when `truncate`, and is otherwise an error (naming the option where the call has one:
+        truncate=False, not None)."""
+        ids = checks.token_ids(self.encode_prompt(text_or_ids) if isinstance(text_or_ids, str) else text_or_ids,
+                               self.config.n_vocab)[-self.config.n_ctx if truncate else 0 :]  # fmt: skip
         if len(ids) > self.config.n_ctx:
-            raise ValueError(
-                f"the prompt ({len(ids)} tokens) is longer than the model's context of {self.config.n_ctx} tokens: "
-                f"pass truncate_prompt=True (--truncate-prompt) to keep its last {self.config.n_ctx}"
-            )
+            option = f": pass truncate_prompt=True (--truncate-prompt) to keep its last {self.config.n_ctx}"
+            raise ValueError(f"the prompt ({len(ids)} tokens) is longer than the model's context of "
+                             f"{self.config.n_ctx} tokens{option if truncate is False else ''}")  # fmt: skip
         return ids
 
     def text_vocab(self) -> int | None:
@@ -211,12 +209,13 @@ class GPT:
         eos = checks.end_token(eos_token_id, self.tokenizer, self.config.n_vocab)
         if checks.count("num_beams", num_beams, 1) > 1:  # sampling's options beyond the bans do not apply
             checks.count(f"num_return_sequences (at most num_beams, {num_beams})", num_return_sequences, 1, num_beams)
+            checks.not_sampling(sampling, seed)
             found = [self.beam_search(p, n_new, num_beams=num_beams, length_penalty=length_penalty,
                                       early_stopping=early_stopping, eos_token_id=eos_token_id,
                                       **sampling) for p in prompts]  # fmt: skip
             out = [h[0].ids if num_return_sequences == 1 else [x.ids for x in h[:num_return_sequences]] for h in found]
             return out if batched else out[0]
-        rows, seeds = copies(prompts, seed, num_return_sequences, sampler)
+        rows, seeds = copies(self.engine, prompts, seed, num_return_sequences, sampler, n_new)
         pick, loop = speculation.plan(self, sampler, seeds, len(rows), eos)
         new = [[] for _ in rows]
         for step in decode(self.engine, rows, n_new, pick, eos_token_id=eos, **loop):
@@ -237,19 +236,19 @@ class GPT:
         if len(prompt) + n_new > self.config.n_ctx:  # beam search does not slide the window
             raise ValueError(f"prompt ({len(prompt)} tokens) + max_new_tokens ({n_new}) is longer than the model's "
                              f"context of {self.config.n_ctx} tokens")  # fmt: skip
-        sampler = self.sampler(**{**constraints, "temperature": 0})  # the bans and penalties; no sampling
+        checks.not_sampling(constraints)
+        sampler = self.sampler(**{**constraints, "temperature": 0})  # the bans and penalties
+        self.engine.check_memory(num_beams, len(prompt) + n_new, len(prompt), f"{num_beams} beams")
         eos = checks.end_token(eos_token_id, self.tokenizer, self.config.n_vocab)
         return beam_search(self.engine, prompt, n_new, num_beams, sampler, eos,
                            checks.finite("length_penalty", length_penalty), early_stopping)  # fmt: skip
 
-    def _pieces(self, prompts, max_new_tokens, stop, sampler, speculation, seed, truncate_prompt=False, on_slide=None):
-        """Yield (row, text) as text prompts are continued; a row's text ends before its first stop string."""
-        prompt_ids = [self.prompt_ids(self.encode_prompt(p), truncate_prompt).tolist() for p in prompts]
-        texts = [TextStream(self.tokenizer, stop) for _ in prompts]
+    def _pieces(self, prompt_ids, max_new_tokens, stop, sampler, speculation, seed, on_slide=None):
+        """Yield (row, text) as prompts (checked ids) are continued; a row's text ends before its first stop string."""
+        texts = [TextStream(self.tokenizer, stop) for _ in prompt_ids]
         stopped, eot = set(), self.tokenizer.eot_token
-        pick, loop = speculation.plan(self, sampler, seed, len(prompts), eot, self.text_vocab())
-        n_new = checks.count("max_new_tokens", max_new_tokens)
-        for step in decode(self.engine, prompt_ids, n_new, pick, eos_token_id=eot, n_vocab=self.text_vocab(),
+        pick, loop = speculation.plan(self, sampler, seed, len(prompt_ids), eot, self.text_vocab())
+        for step in decode(self.engine, prompt_ids, max_new_tokens, pick, eos_token_id=eot, n_vocab=self.text_vocab(),
                            stopped=stopped, on_slide=on_slide, **loop):  # fmt: skip
             for r, token in step:
                 piece = texts[r].feed(token)
@@ -270,8 +269,9 @@ class GPT:
         are generate's sampling options. Past the context the window slides, and on_slide() is called each time.
         """
         sampler, speculation = speculative.split(sampling, self.sampler)
-        for _, piece in self._pieces([prompt], max_new_tokens, stop, sampler, speculation, seed, truncate_prompt,
-                                     on_slide):  # fmt: skip
+        ids = self.prompt_ids(self.encode_prompt(prompt), truncate_prompt).tolist()
+        for _, piece in self._pieces([ids], checks.count("max_new_tokens", max_new_tokens), stop, sampler,
+                                     speculation, seed, on_slide):  # fmt: skip
             yield piece
 
     def complete(self, prompt, max_new_tokens: int = 64, *, stop=(), seed=None, truncate_prompt: bool = False,
@@ -290,12 +290,14 @@ class GPT:
         if num_beams != 1:
             ids = [self.encode_prompt(p) for p in prompt]
             beams = self.generate(ids, max_new_tokens, num_beams=num_beams, num_return_sequences=num_return_sequences,
-                                  truncate_prompt=truncate_prompt, **options)  # fmt: skip
+                                  truncate_prompt=truncate_prompt, seed=seed, **options)  # fmt: skip
             text = lambda new: until_stop(self.tokenizer.decode(new), stop)  # noqa: E731
             return [text(b) if num_return_sequences == 1 else [text(x) for x in b] for b in beams]
         sampler, speculation = speculative.split(options, self.sampler)
-        rows, seeds = copies(prompt, seed, num_return_sequences, sampler)
+        n_new = checks.count("max_new_tokens", max_new_tokens)
+        ids = [self.prompt_ids(self.encode_prompt(p), truncate_prompt).tolist() for p in prompt]
+        rows, seeds = copies(self.engine, ids, seed, num_return_sequences, sampler, n_new)
         out = [""] * len(rows)
-        for r, piece in self._pieces(rows, max_new_tokens, stop, sampler, speculation, seeds, truncate_prompt):
+        for r, piece in self._pieces(rows, n_new, stop, sampler, speculation, seeds):
             out[r] += piece
         return regroup(out, num_return_sequences)

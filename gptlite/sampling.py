@@ -33,8 +33,12 @@ from .model import softmax
 
 def apply_repetition_penalty(logits, history, penalty):
     """Make the tokens in `history` (the ids of the sequence so far) less likely."""
+    return penalize(logits, np.unique(np.asarray(history, dtype=np.int64)), penalty)
+
+
+def penalize(logits, ids, penalty):
+    """The repetition penalty on the tokens `ids` (each once): positive logits divided by it, negative multiplied."""
     out = logits.copy()
-    ids = np.unique(np.asarray(history, dtype=np.int64))
     picked = out[ids]
     out[ids] = np.where(picked < 0, picked * np.float32(penalty), picked / np.float32(penalty))
     return out
@@ -79,9 +83,65 @@ def ban_repeated_ngrams(logits, history, n):
         return logits
     prefix = tuple(history[len(history) - n + 1 :])
     banned = [history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i : i + n - 1]) == prefix]
+    return ban(logits, banned)
+
+
+def ban(logits, ids):
+    """The logits with the tokens `ids` set to -inf."""
     out = logits.copy()
-    out[banned] = -np.inf
+    out[list(ids)] = -np.inf
     return out
+
+
+class History:
+    """A sequence's token ids so far, which keeps what the penalties read up to date as tokens are appended:
+    which ids it holds (the repetition penalty) and, for each n-gram size asked about, which tokens followed
+    each (n - 1)-gram (no_repeat_ngram_size). A decode step then costs the same at 100 tokens of history as
+    at 100,000, where `apply_repetition_penalty` and `ban_repeated_ngrams` read the whole history every step
+    (they stay as the plain definitions, and the tests hold the two together)."""
+
+    def __init__(self, ids=()):
+        self.ids = []
+        self.held = np.zeros(0, bool)  # held[id]: the id is in the history
+        self.followers = {}  # n -> {(n - 1)-gram: {ids that followed it}}, for each n asked about so far
+        for token in ids:
+            self.append(token)
+
+    def append(self, token: int):
+        token = int(token)
+        if token >= len(self.held):
+            self.held = np.concatenate([self.held, np.zeros(max(token + 1 - len(self.held), len(self.held)), bool)])
+        self.held[token] = True
+        self.ids.append(token)
+        for n, index in self.followers.items():
+            if len(self.ids) >= n:
+                index.setdefault(tuple(self.ids[len(self.ids) - n : -1]), set()).add(token)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        return self.ids[i]
+
+    def __iter__(self):
+        return iter(self.ids)
+
+    def __add__(self, tokens):
+        return self.ids + list(tokens)
+
+    def seen(self) -> np.ndarray:
+        """Every id in the history, once each, ascending."""
+        return np.flatnonzero(self.held)
+
+    def completions(self, n: int):
+        """The tokens that would complete an n-gram already in the history (after its last n - 1 tokens)."""
+        if n not in self.followers:  # the first time: index the history so far, then keep it up to date
+            index = self.followers[n] = {}
+            for end in range(n, len(self.ids) + 1):
+                index.setdefault(tuple(self.ids[end - n : end - 1]), set()).add(self.ids[end - 1])
+        if len(self.ids) < n:
+            return ()
+        return self.followers[n].get(tuple(self.ids[len(self.ids) - n + 1 :]), ())
 
 
 def ban_bad_words(logits, history, bad_words):
@@ -91,9 +151,7 @@ def ban_bad_words(logits, history, bad_words):
         for word in bad_words
         if len(word) == 1 or list(history[len(history) - len(word) + 1 :]) == list(word[:-1])
     ]
-    out = logits.copy()
-    out[banned] = -np.inf
-    return out
+    return ban(logits, banned)
 
 
 def apply_min_p(logits, min_p):
@@ -117,8 +175,8 @@ class Sampler:
     logit_bias: tuple = ()  # ((token id, amount), ...): amounts added to those tokens' logits
 
     def __post_init__(self):
-        if not is_real(self.temperature) or not self.temperature >= 0:
-            raise ValueError(f"temperature must be >= 0 (0 is greedy), got {self.temperature!r}")
+        if not is_real(self.temperature) or not 0 <= self.temperature < float("inf"):
+            raise ValueError(f"temperature must be >= 0 and finite (0 is greedy), got {self.temperature!r}")
         if not is_integer(self.top_k) or self.top_k < 0:
             raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {self.top_k!r}")
         if not is_real(self.top_p) or not 0 < self.top_p <= 1:
@@ -138,14 +196,15 @@ class Sampler:
     def constrain(self, scores: np.ndarray, history, n_new: int = 0, eos_token_id=None) -> np.ndarray:
         """Steps 1-5 on a row of scores [n_vocab] (logits, or log-probabilities in beam search): bias,
         penalties and bans, which greedy decoding and beam search obey as well as sampling."""
+        history = history if isinstance(history, History) else History(history)  # decoding keeps them as they grow
         if self.logit_bias:
             scores = apply_logit_bias(scores, dict(self.logit_bias))
         if self.repetition_penalty != 1:
-            scores = apply_repetition_penalty(scores, history, self.repetition_penalty)
+            scores = penalize(scores, history.seen(), self.repetition_penalty)
         if self.no_repeat_ngram_size:
-            scores = ban_repeated_ngrams(scores, list(history), self.no_repeat_ngram_size)
+            scores = ban(scores, history.completions(self.no_repeat_ngram_size))
         if self.bad_words:
-            scores = ban_bad_words(scores, list(history), self.bad_words)
+            scores = ban_bad_words(scores, history, self.bad_words)
         if n_new < self.min_new_tokens and eos_token_id is not None:
             scores = scores.copy()
             scores[eos_token_id] = -np.inf

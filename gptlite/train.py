@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .backprop import backward, forward
-from .cli import ArgumentParser, at_least, available_memory, positive, run
+from .checks import available_memory
+from .cli import ArgumentParser, at_least, positive, run
 from .files import atomic_write
 from .gpt import GPT
 from .model import Config, flatten, init_params, nest
