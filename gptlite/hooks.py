@@ -45,7 +45,18 @@ the head axis second (`hook_q`, `hook_k`, `hook_v`, `hook_z`: [pos, head,
 d_head]), gptlite puts it first. The values are those of the model as released,
 i.e. what TransformerLens's `from_pretrained_no_processing` gives (its
 `from_pretrained` folds the layer norms into the weights, which changes the
-activations)."""
+activations).
+
+GPT-1's post-LN blocks (`Config.layer_norm = "post"`, `model.block_post_ln`) have the same names, with what
+each computes: `resid_mid` is still resid_pre + attn.out and `resid_post` what the MLP's output is added to
+plus that output, but these are sums before a layer norm, not the stream: the stream that goes on is
+`ln_1.normalized` (what the MLP reads and adds to) and `ln_2.normalized` (the block's output, the next block's
+`resid_pre`), as TransformerLens names a post-LN model's (`hook_normalized_resid_post`). Each block reads
+`resid_pre` as it is, so `ln_1.normalized` comes after `resid_mid`; and there is no `ln_f.normalized`, the
+last block's `ln_2.normalized` going to the head. `activation_names(n_layer, "post")` lists them in that order:
+
+    resid_pre, attn.q ... attn.out, resid_mid, ln_1.normalized, mlp.pre, mlp.post, mlp.out, resid_post,
+    ln_2.normalized"""
 
 import fnmatch
 import re
@@ -87,10 +98,17 @@ def _alias_rule(ours, theirs):
 ALIASES = [_alias_rule(ours, theirs) for ours, _, theirs in NAMES if theirs]
 
 
-def activation_names(n_layer: int) -> list[str]:
-    """Every activation's name for a model of n_layer blocks, in the order the forward pass computes them."""
+def activation_names(n_layer: int, layer_norm: str = "pre") -> list[str]:
+    """Every activation's name for a model of n_layer blocks, in the order the forward pass computes them;
+    layer_norm is the model's `Config.layer_norm` ("post": GPT-1's order, and no ln_f)."""
     outer = [name for name, _, _ in NAMES if "{i}" not in name]  # embed, pos_embed | ln_f.normalized, logits
     per_block = [name for name, _, _ in NAMES if "{i}" in name]
+    if layer_norm == "post":
+        per_block.remove("h.{i}.ln_1.normalized")
+        per_block.insert(per_block.index("h.{i}.resid_mid") + 1, "h.{i}.ln_1.normalized")
+        per_block.remove("h.{i}.ln_2.normalized")
+        per_block.append("h.{i}.ln_2.normalized")
+        outer.remove("ln_f.normalized")
     return outer[:2] + [name.format(i=i) for i in range(n_layer) for name in per_block] + outer[2:]
 
 

@@ -1,4 +1,4 @@
-"""Loading GPT-2 checkpoints from a directory, and gptlite's own converted layout.
+"""Loading GPT-2 (and GPT-1) checkpoints from a directory, and gptlite's own converted layout.
 
 Three kinds of directory load:
 
@@ -10,6 +10,11 @@ Three kinds of directory load:
   prefix; the causal-mask buffers `attn.bias` / `attn.masked_bias` and the tied
   `lm_head.weight` are not weights and are skipped. F16 and BF16 are widened to
   float32.
+  GPT-1 (`openai-community/openai-gpt`) comes in the same layout, with `model_type`
+  "openai-gpt" in its config (`vocab_size`, `n_positions`, `n_embd`, `n_head`,
+  `n_layer`, `afn`, `layer_norm_epsilon`: transformers' `OpenAIGPTConfig`), the
+  embeddings named `tokens_embed` and `positions_embed`, no `ln_f`, and GPT-1's
+  vocabulary files (`gpt1_tokenizer.py`): it loads as a post-LN model.
 * OpenAI's original release: `hparams.json` (`n_vocab`, `n_ctx`, `n_embd`,
   `n_head`, `n_layer`), the TensorFlow checkpoint `model.ckpt.*` (read by
   `tf_checkpoint`), and `encoder.json` + `vocab.bpe`.
@@ -78,10 +83,16 @@ HF_KINDS = {"model_type": TEXT, "add_cross_attention": BOOLEAN, "activation_func
             "n_positions": INTEGER, "n_ctx": INTEGER, "n_embd": INTEGER, "n_head": INTEGER, "n_layer": INTEGER,
             "n_inner": OPTIONAL_INTEGER, "layer_norm_epsilon": NUMBER, "scale_attn_weights": BOOLEAN,
             "scale_attn_by_inverse_layer_idx": BOOLEAN, "tie_word_embeddings": BOOLEAN}  # fmt: skip
+GPT1_KINDS = {"vocab_size": INTEGER, "n_positions": INTEGER, "n_embd": INTEGER, "n_head": INTEGER, "n_layer": INTEGER,
+              "afn": TEXT, "layer_norm_epsilon": NUMBER, "tie_word_embeddings": BOOLEAN}  # fmt: skip
 OPENAI_KINDS = {k: INTEGER for k in ("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer")}
 CONVERTED_KINDS = {**OPENAI_KINDS, "n_inner": OPTIONAL_INTEGER, "activation": TEXT, "layer_norm_epsilon": NUMBER,
                    "scale_attn_weights": BOOLEAN, "scale_attn_by_inverse_layer_idx": BOOLEAN,
-                   "tie_word_embeddings": BOOLEAN}  # fmt: skip
+                   "tie_word_embeddings": BOOLEAN, "layer_norm": TEXT}  # fmt: skip
+# OpenAIGPTConfig's `afn` -> gptlite's activation: transformers' GPT-1 computes "gelu" in the tanh form (gelu_new).
+GPT1_ACTIVATIONS = {"gelu": "gelu_new", "relu": "relu", "silu": "silu", "swish": "silu"}
+# GPT-1's tensor names for the embeddings -> GPT-2's, which the rest of the model's names already are.
+GPT1_NAMES = {"tokens_embed.weight": "wte.weight", "positions_embed.weight": "wpe.weight"}
 
 
 def is_kind(value, kind):
@@ -118,6 +129,8 @@ def hf_config(path):
     precision of a half-precision model, and gptlite computes in float32 anyway) or refused in one line.
     """
     raw = read_json_object(path)
+    if raw.get("model_type") == "openai-gpt":
+        return gpt1_config(raw, path)
     check_kinds(raw, HF_KINDS, path)
     if raw.get("model_type", "gpt2") != "gpt2":
         raise ValueError(f"{path}: model_type {str(raw['model_type'])[:40]!r} is not GPT-2")
@@ -145,6 +158,31 @@ def hf_config(path):
         )
     except KeyError as e:
         raise ValueError(f"{path}: missing {e.args[0]}") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def gpt1_config(raw, path):
+    """A Hugging Face GPT-1 `config.json` (model_type "openai-gpt", already read into `raw`) -> a post-LN Config.
+
+    transformers' `OpenAIGPTModel` fixes what GPT2Config makes optional: the MLP is 4 * n_embd wide, scores
+    are divided by sqrt(d_head), and there is no final layer norm; `afn` is its activation (GPT1_ACTIVATIONS)."""
+    check_kinds(raw, GPT1_KINDS, path)
+    afn = raw.get("afn", "gelu")
+    if afn not in GPT1_ACTIVATIONS:
+        raise ValueError(f"{path}: afn={afn[:40]!r} is not supported (GPT-1's are {', '.join(GPT1_ACTIVATIONS)})")
+    try:
+        return Config(
+            n_vocab=raw.get("vocab_size", 40478),
+            n_ctx=raw.get("n_positions", 512),
+            n_embd=raw.get("n_embd", 768),
+            n_head=raw.get("n_head", 12),
+            n_layer=raw.get("n_layer", 12),
+            activation=GPT1_ACTIVATIONS[afn],
+            layer_norm_epsilon=raw.get("layer_norm_epsilon", 1e-5),
+            tie_word_embeddings=raw.get("tie_word_embeddings", True),
+            layer_norm="post",
+        )
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
 
@@ -184,7 +222,11 @@ def to_float32(tensors):
 
 
 def from_hf_tensors(tensors, config):
-    """Hugging Face names -> gptlite names, dropping buffers, and the head unless it is untied."""
+    """Hugging Face names -> gptlite names, dropping buffers, and the head unless it is untied. GPT-1's
+    embeddings are renamed first (GPT1_NAMES), and its `position_ids` buffer, if saved, is dropped too."""
+    if config.layer_norm == "post":
+        renamed = ((k.removeprefix("transformer."), v) for k, v in tensors.items() if not k.endswith("position_ids"))
+        tensors = {GPT1_NAMES.get(k, k): v for k, v in renamed}
     out = {hf_name(k): v for k, v in tensors.items() if not k.endswith(SKIPPED_SUFFIXES)}
     if not config.tie_word_embeddings and "lm_head.weight" in tensors:
         out["lm_head"] = tensors["lm_head.weight"]

@@ -1,4 +1,4 @@
-"""Every GPT-2 release by name: downloaded once, checked, converted, cached, then loaded offline.
+"""Every GPT-2 release (and GPT-1) by name: downloaded once, checked, converted, cached, then loaded offline.
 
 Sources:
 * Hugging Face: `{endpoint}/{repo}/resolve/{revision}/{file}`, the endpoint being
@@ -36,7 +36,7 @@ from urllib.parse import quote, urlparse
 import requests
 
 from ..progress import progress_bar
-from ..releases import BUNDLED, BUNDLED_DIR, RELEASES, known_names
+from ..releases import BUNDLED, BUNDLED_DIR, known_names, release
 from ..vocab import check_files, find_vocab_files
 from .checkpoint import is_converted, load_dir, save_converted
 
@@ -95,12 +95,12 @@ def plan(name, source="hf", revision="main"):
             f"unknown source {source!r}: use 'hf' (Hugging Face) or 'openai' (OpenAI's TensorFlow release)"
         )
     if source == "openai":
-        folder = RELEASES[name].openai_folder if name in RELEASES else None
+        folder = release(name).openai_folder if release(name) else None
         if folder is None:
             raise ValueError(f"OpenAI released no {name!r}; its names are gpt2, gpt2-medium, gpt2-large, gpt2-xl")
         endpoint = os.environ.get("GPTLITE_OPENAI_ENDPOINT", OPENAI_ENDPOINT).rstrip("/")
         return f"openai/{folder}", [(f"{endpoint}/models/{folder}/{f}", f, True) for f in OPENAI_FILES], {}
-    repo = RELEASES[name].hf_repo if name in RELEASES else name
+    repo = release(name).hf_repo if release(name) else name
     if not is_repo_id(repo):
         raise ValueError(
             f"unknown model {name[:100]!r}: use one of {known_names()}, a Hugging Face repo id (owner/name), "
