@@ -1,6 +1,9 @@
 """Hardening (issue 23): requests bounded before they allocate, time that does not grow with the history, options
 that would be silently ignored refused, and interrupts that leave nothing behind."""
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -167,3 +170,17 @@ def test_a_prompt_too_long_for_a_call_without_truncation_says_only_that(peaky):
         assert str(error.value) == "the prompt (100 tokens) is longer than the model's context of 64 tokens"
     with pytest.raises(ValueError, match="pass truncate_prompt=True"):
         peaky.generate(list(range(100)), 2)
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.6, 1.2])
+def test_ctrl_c_at_any_moment_of_a_command_is_one_line(delay):
+    """While the package is still importing (the first second or so), and later while it generates: no traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gptlite.generate", "Hello", "--model", str(MODELS / "tiny"), "-n", "100000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, err
+    assert process.returncode in (130, -signal.SIGINT)
