@@ -57,7 +57,7 @@ from .model import attention_mask
 def prompt_lookup(history, num_tokens: int, max_ngram: int, eos_token_id=None) -> list[int]:
     """The tokens that followed the first earlier occurrence of the longest n-gram (n <= max_ngram) ending
     `history`, at most num_tokens of them and none from an end token on; [] when nothing matches."""
-    ids = np.asarray(history, np.int64)
+    ids = np.fromiter(history, np.int64, len(history))  # a list, or a sampling.History
     for n in range(min(max_ngram, len(ids) - 1), 0, -1):
         windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], n)  # [len - n, n]: every n-gram but the last
         starts = np.flatnonzero((windows == ids[-n:]).all(axis=1))  # earlier occurrences, left to right

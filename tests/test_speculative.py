@@ -148,3 +148,62 @@ def test_accept_or_resample_gives_p():
         x = int(rng.choice(4, p=q))
         counts[accept_or_resample(p, q, x, rng)] += 1
     np.testing.assert_allclose(counts / counts.sum(), p, atol=0.012)
+
+
+SMALL = Config(n_vocab=6, n_ctx=16, n_embd=16, n_head=2, n_layer=2)
+N_DRAWS = 3000
+
+
+def exact_distribution(gpt, prompt, n_new, sampler):
+    """P(continuation) for every continuation of n_new tokens, by enumeration with gpt(ids) and the sampler's
+    distribution: {tuple of ids: probability}."""
+    out = {(): 1.0}
+    for step in range(n_new):
+        grown = {}
+        for tokens, probability in out.items():
+            history = prompt + list(tokens)
+            p = sampler.distribution(gpt(history)[-1], history, step)
+            for token in np.flatnonzero(p):
+                grown[tokens + (int(token),)] = probability * float(p[token])
+        out = grown
+    return out
+
+
+def chi_square_passes(draws, expected, n):
+    """Pearson's chi-square test of the draws' counts against the exact probabilities, bins with fewer than 5
+    expected draws pooled; the critical value at the 0.001 level by Wilson & Hilferty's approximation. A draw of
+    probability 0 fails."""
+    counts = {}
+    for d in draws:
+        counts[tuple(d)] = counts.get(tuple(d), 0) + 1
+    if not set(counts) <= set(expected):  # something impossible was drawn
+        return False
+    big = [k for k, p in expected.items() if p * n >= 5]
+    observed = [counts.get(k, 0) for k in big] + [n - sum(counts.get(k, 0) for k in big)]
+    wanted = [expected[k] * n for k in big] + [n - sum(expected[k] * n for k in big)]
+    if wanted[-1] < 5:  # the pooled rest is too small to be a bin of its own: add it to the last one
+        observed, wanted = observed[:-2] + [observed[-2] + observed[-1]], wanted[:-2] + [wanted[-2] + wanted[-1]]
+    statistic = sum((o - w) ** 2 / w for o, w in zip(observed, wanted))
+    df = len(observed) - 1
+    critical = df * (1 - 2 / (9 * df) + 3.090 * np.sqrt(2 / (9 * df))) ** 3
+    return statistic < critical
+
+
+@pytest.mark.parametrize("options", [dict(temperature=1.0, top_k=0), dict(temperature=0.7, top_k=3)])
+def test_draft_sampling_has_the_targets_distribution(options):
+    """Thousands of seeded draws of 3 tokens: plain sampling (the control) and assisted sampling (Leviathan et al.'s
+    rule) both pass the chi-square test against the exact distribution, and the draft's own distribution, which
+    the draft proposes from, fails it: the test can tell them apart."""
+    target, draft = random_gpt(SMALL, 3, noise=0.5), random_gpt(SMALL, 4, noise=0.5)
+    prompt, n_new, seeds = [1, 2], 3, list(range(N_DRAWS))
+    expected = exact_distribution(target, prompt, n_new, target.sampler(**options))
+    plain = target.generate([prompt] * N_DRAWS, n_new, seed=seeds, eos_token_id=None, **options)
+    stats = Stats()
+    assisted = target.generate([prompt] * N_DRAWS, n_new, seed=seeds, eos_token_id=None, assistant_model=draft,
+                               num_assistant_tokens=2, stats=stats, **options)  # fmt: skip
+    own = draft.generate([prompt] * N_DRAWS, n_new, seed=seeds, eos_token_id=None, **options)
+    assert chi_square_passes(plain, expected, N_DRAWS)
+    assert chi_square_passes(assisted, expected, N_DRAWS)
+    assert not chi_square_passes(own, expected, N_DRAWS)
+    assert 0 < stats.accepted < stats.proposed  # the rule accepted some proposals and refused others
+    assert assisted != plain  # the same distribution, other draws
