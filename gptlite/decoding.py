@@ -184,7 +184,7 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
             parents, tokens = pick(logits[:, -1], window.texts, histories, n_new)
             if len(parents) == 0:
                 return
-            histories = [History(histories[t] + [token]) for t, token in zip(window.texts[parents], tokens)]
+            histories = [histories[t] + [int(token)] for t, token in zip(window.texts[parents], tokens)]  # lists
             window.keep_rows(parents)
             window.texts, n_new = np.arange(len(parents)), np.full(len(parents), n_new[0] + 1)
             yield [(row, int(token)) for row, token in enumerate(tokens)]

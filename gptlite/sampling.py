@@ -96,9 +96,10 @@ def ban(logits, ids):
 class History:
     """A sequence's token ids so far, which keeps what the penalties read up to date as tokens are appended:
     which ids it holds (the repetition penalty) and, for each n-gram size asked about, which tokens followed
-    each (n - 1)-gram (no_repeat_ngram_size). A decode step then costs the same at 100 tokens of history as
-    at 100,000, where `apply_repetition_penalty` and `ban_repeated_ngrams` read the whole history every step
-    (they stay as the plain definitions, and the tests hold the two together)."""
+    each (n - 1)-gram (no_repeat_ngram_size). A decode step's penalties then cost what the distinct ids held
+    cost (at most the vocabulary), not what the history's length does: `apply_repetition_penalty` and
+    `ban_repeated_ngrams` read the whole history every step (they stay as the plain definitions, used for a
+    plain list, and the tests hold the two together)."""
 
     def __init__(self, ids=()):
         self.ids = []
@@ -196,13 +197,15 @@ class Sampler:
     def constrain(self, scores: np.ndarray, history, n_new: int = 0, eos_token_id=None) -> np.ndarray:
         """Steps 1-5 on a row of scores [n_vocab] (logits, or log-probabilities in beam search): bias,
         penalties and bans, which greedy decoding and beam search obey as well as sampling."""
-        history = history if isinstance(history, History) else History(history)  # decoding keeps them as they grow
+        kept = isinstance(history, History)  # decoding's: the penalties read what it keeps; else, the definitions
         if self.logit_bias:
             scores = apply_logit_bias(scores, dict(self.logit_bias))
         if self.repetition_penalty != 1:
-            scores = penalize(scores, history.seen(), self.repetition_penalty)
+            scores = (penalize(scores, history.seen(), self.repetition_penalty) if kept else
+                      apply_repetition_penalty(scores, history, self.repetition_penalty))  # fmt: skip
         if self.no_repeat_ngram_size:
-            scores = ban(scores, history.completions(self.no_repeat_ngram_size))
+            n = self.no_repeat_ngram_size
+            scores = ban(scores, history.completions(n)) if kept else ban_repeated_ngrams(scores, list(history), n)
         if self.bad_words:
             scores = ban_bad_words(scores, history, self.bad_words)
         if n_new < self.min_new_tokens and eos_token_id is not None:
