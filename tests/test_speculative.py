@@ -8,6 +8,8 @@ from gptlite import GPT, Config, model
 from gptlite.decoding import Stats
 from gptlite.speculative import accept_or_resample, prompt_lookup
 
+from helpers import FIXTURES, MODELS
+
 CONFIG = Config(n_vocab=120, n_ctx=48, n_embd=32, n_head=4, n_layer=3)
 
 
@@ -207,3 +209,25 @@ def test_draft_sampling_has_the_targets_distribution(options):
     assert not chi_square_passes(own, expected, N_DRAWS)
     assert 0 < stats.accepted < stats.proposed  # the rule accepted some proposals and refused others
     assert assisted != plain  # the same distribution, other draws
+
+
+@pytest.fixture(scope="module")
+def hub_models():
+    return GPT.from_pretrained(MODELS / "depth6"), GPT.from_pretrained(MODELS / "f16")
+
+
+@pytest.mark.parametrize("option", ["plain", "repetition_penalty", "no_repeat_ngram_size"])
+def test_greedy_against_transformers(hub_models, option):
+    """transformers' plain greedy, prompt lookup and assisted outputs on random models in the hub layout
+    (scripts/make_speculative_fixtures.py): depth6 the target, f16 the draft; gptlite's, in one batch."""
+    target, draft = hub_models
+    ref = np.load(FIXTURES / "speculative.npz")
+    prompts = ref["prompts"].tolist()
+    processors = {"plain": {}, "repetition_penalty": dict(repetition_penalty=1.3),
+                  "no_repeat_ngram_size": dict(no_repeat_ngram_size=3)}[option]  # fmt: skip
+    ways = {"greedy": {}, "lookup": dict(prompt_lookup_num_tokens=3), "assisted": dict(assistant_model=draft)}
+    for way, speculative in ways.items():
+        stats = Stats()
+        out = target.generate(prompts, 40, temperature=0, eos_token_id=None, stats=stats, **processors, **speculative)
+        assert out == ref[f"{way}-{option}"].tolist(), way
+        assert way != "lookup" or stats.accepted > 0  # random drafts accept next to nothing: no claim on them
