@@ -36,7 +36,7 @@ from .model import Config, flatten, init_params, nest
 from .progress import progress_bar
 from .tokenizer import Tokenizer, find_vocab_files
 from .weights import safetensors
-from .weights.checkpoint import WEIGHTS_FILE, checkpoint_folder, save_converted
+from .weights.checkpoint import WEIGHTS_FILE, checkpoint_folder, converted_config, save_converted
 
 try:
     import fcntl
@@ -398,8 +398,8 @@ def train_run(data, model, tokenizer, out, resume, quiet, given):
         raise ValueError(f"{out} holds a run already: resume it without a model, or fine-tune into another --out")
     if model is not None:
         base = Config(model.config.n_vocab, model.config.n_ctx, model.config.n_embd, model.config.n_head,
-                      model.config.n_layer)  # fmt: skip
-        if model.config != base:
+                      model.config.n_layer, layer_norm=model.config.layer_norm)  # fmt: skip
+        if model.config != base:  # GPT-2's blocks or GPT-1's, with GPT-2's other options
             raise ValueError("fine-tuning supports GPT-2's own architecture (gelu_new, tied head, default scaling)")
     run_settings = merge_settings(given, saved, model.config if model is not None else None)
     s = argparse.Namespace(**run_settings)
@@ -414,7 +414,12 @@ def train_run(data, model, tokenizer, out, resume, quiet, given):
     if data is None and saved is None:
         raise ValueError("data is needed to start a run (--data; resuming reads it from OUT)")
     fingerprint = None
-    config = model.config if model is not None else Config(tokenizer.n_vocab, s.n_ctx, s.n_embd, s.n_head, s.n_layer)
+    if model is not None:
+        config = model.config
+    elif folder is not None:  # the checkpoint's own: a fine-tune's may be GPT-1's, or longer than its windows
+        config = converted_config(folder)
+    else:
+        config = Config(tokenizer.n_vocab, s.n_ctx, s.n_embd, s.n_head, s.n_layer)
     if data is not None:  # checked whole before anything is written, so that a refused start leaves nothing
         train_ids, val_ids, bytes_per_token, data_sha = tokens_of(data, tokenizer)
         fingerprint = {"data_sha256": data_sha, "tokenizer_sha256": vocabulary_sha256(tokenizer)}

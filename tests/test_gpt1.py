@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from gptlite import GPT, Config, Tokenizer
+from gptlite.backprop import backward, forward
 from gptlite.gpt1_tokenizer import GPT1Tokenizer
 from gptlite.hooks import activation_names
-from gptlite.model import init_params, log_softmax, param_shapes
+from gptlite.model import flatten, init_params, log_softmax, nest, param_shapes
 from gptlite.releases import GPT1_RELEASES, known_names
 from gptlite.weights import hub
 from gptlite.weights.checkpoint import load_dir
@@ -240,3 +241,51 @@ def test_the_release_is_gpt1s_shape():
     config = Config(**GPT1_RELEASES["openai-gpt"].shape)
     assert config.n_ctx == 512 and config.n_vocab == 40478 and config.layer_norm == "post"
     assert sum(np.prod(s) for s in param_shapes(config).values()) == 116_534_784
+
+
+def test_post_ln_gradients_match_central_finite_differences():
+    """backprop's post-LN block and its head without ln_f, against (loss(p + eps) - loss(p - eps)) / 2 eps for
+    every parameter, in float64 with every weight, bias and gain random."""
+    config = Config(n_vocab=13, n_ctx=7, n_embd=8, n_head=2, n_layer=2, layer_norm="post")
+    rng = np.random.default_rng(0)
+    flat = {k: rng.standard_normal(v.shape) * (0.3 if k.endswith((".w", "wte", "wpe")) else 0.1)
+            + (1.0 if k.endswith(".g") else 0.0) for k, v in flatten(init_params(config)).items()}  # fmt: skip
+    params = nest(flat)
+    ids, targets = rng.integers(0, 13, (2, 6)), rng.integers(0, 13, (2, 6))
+    loss, acts = forward(params, ids, targets, config)
+    grads = flatten(backward(params, acts))
+    assert grads.keys() == flat.keys() and "ln_f.g" not in grads
+    eps = 1e-6
+    for name, p in flatten(params).items():
+        numeric = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            saved = p[i]
+            p[i] = saved + eps
+            up = forward(params, ids, targets, config)[0]
+            p[i] = saved - eps
+            down = forward(params, ids, targets, config)[0]
+            p[i] = saved
+            numeric[i] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-8, err_msg=name)
+
+
+def test_training_forward_is_the_inference_forward_post_ln(tiny):
+    ids = reference("gpt1-tiny")["prompt"][None]
+    _, acts = forward(tiny.params, ids, ids, tiny.config)
+    np.testing.assert_allclose(acts["logp"][0], log_softmax(tiny(ids[0])), atol=1e-5)
+
+
+def test_fine_tuning_a_gpt1(tiny, tmp_path):
+    from gptlite.train import fit
+
+    before = tiny.params["h"][0]["ln_1"]["g"].copy()
+    text = "the king is dead . long live the king ! what light through yonder window breaks ?\n" * 30
+    result = fit(text, model=tiny, steps=8, batch_size=2, n_ctx=32, warmup=1, lr=3e-3, eval_every=4, quiet=True,
+                 out=tmp_path / "tuned")  # fmt: skip
+    np.testing.assert_array_equal(tiny.params["h"][0]["ln_1"]["g"], before)  # the argument is untouched
+    assert result.history[-1]["val_loss"] < result.history[0]["val_loss"]
+    reloaded = GPT.from_pretrained(tmp_path / "tuned")
+    assert reloaded.config == tiny.config and isinstance(reloaded.tokenizer, GPT1Tokenizer)
+    np.testing.assert_array_equal(reloaded.params["wte"], result.gpt.params["wte"])
+    resumed = fit(None, steps=10, quiet=True, out=tmp_path / "tuned", resume=True)  # its post-LN blocks, resumed
+    assert resumed.step == 10 and resumed.gpt.config.layer_norm == "post" and "ln_f" not in resumed.gpt.params

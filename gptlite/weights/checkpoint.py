@@ -249,6 +249,18 @@ def is_converted(directory):
     return (Path(directory) / META_FILE).is_file()
 
 
+def converted_config(directory):
+    """The Config in the `gptlite.json` of a directory in gptlite's layout, checked."""
+    meta = read_json_object(Path(directory) / META_FILE)
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION or not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{Path(directory) / META_FILE}: not a gptlite v{VERSION} model")
+    check_kinds(meta["config"], CONVERTED_KINDS, Path(directory) / META_FILE)
+    try:
+        return Config(**meta["config"])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{Path(directory) / META_FILE}: {e}") from None
+
+
 def load_dir(directory, progress=None):
     """Load a checkpoint directory -> (Config, {name: float32 array}, (encoder path, merges path) or None)."""
     directory = Path(directory)
@@ -256,14 +268,7 @@ def load_dir(directory, progress=None):
         raise FileNotFoundError(f"{directory}: model directory not found")
     directory = checkpoint_folder(directory) or directory  # a training run's folder: its latest checkpoint
     if is_converted(directory):
-        meta = read_json_object(directory / META_FILE)
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION or not isinstance(meta.get("config"), dict):
-            raise ValueError(f"{directory / META_FILE}: not a gptlite v{VERSION} model")
-        check_kinds(meta["config"], CONVERTED_KINDS, directory / META_FILE)
-        try:
-            config = Config(**meta["config"])
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{directory / META_FILE}: {e}") from None
+        config = converted_config(directory)
         tensors = safetensors.load(directory / WEIGHTS_FILE)
     elif (directory / "config.json").is_file():
         config = hf_config(directory / "config.json")
