@@ -112,6 +112,13 @@ def activation_names(n_layer: int, layer_norm: str = "pre") -> list[str]:
     return outer[:2] + [name.format(i=i) for i in range(n_layer) for name in per_block] + outer[2:]
 
 
+def stream_names(n_layer: int, layer_norm: str = "pre") -> list[str]:
+    """The names of the residual stream before the first block and after each (what a logit lens decodes,
+    through `model.final_norm`): `resid_post`, or in a post-LN block its normalised output, `ln_2.normalized`."""
+    after = "ln_2.normalized" if layer_norm == "post" else "resid_post"
+    return ["h.0.resid_pre"] + [f"h.{i}.{after}" for i in range(n_layer)]
+
+
 def canonical(name: str) -> str:
     """gptlite's name for a TransformerLens name or pattern ("blocks.*.attn.hook_pattern" -> "h.*.attn.pattern")."""
     for rule, replacement in ALIASES:

@@ -257,9 +257,15 @@ def hidden_states(params, ids, positions, mask, cache, config, hooks=NO_HOOKS):
     x = embed + pos_embed  # the residual stream: [n_batch, n_seq, n_embd]
     for i, (h, layer_cache) in enumerate(zip(params["h"], cache.layers)):
         x = block(x, h, config, i, mask, layer_cache, hooks.scope(f"h.{i}"))
+    return final_norm(params, x, config, hooks)
+
+
+def final_norm(params, x, config, hooks=NO_HOOKS):
+    """What the head reads of the residual stream after the last block [.., n_embd]: ln_f of it (pre-LN), or
+    the stream as it is (post-LN: each block ends in a layer norm of its own)."""
     if config.layer_norm == "post":
         return x
-    normalized = layer_norm(x, **params["ln_f"], eps=config.layer_norm_epsilon)  # [n_batch, n_seq, n_embd]
+    normalized = layer_norm(x, **params["ln_f"], eps=config.layer_norm_epsilon)  # [.., n_embd]
     return hooks("ln_f.normalized", normalized)
 
 

@@ -11,8 +11,8 @@ import pytest
 from gptlite import GPT, Config, Tokenizer
 from gptlite.backprop import backward, forward
 from gptlite.gpt1_tokenizer import GPT1Tokenizer
-from gptlite.hooks import activation_names
-from gptlite.model import flatten, init_params, log_softmax, nest, param_shapes
+from gptlite.hooks import activation_names, stream_names
+from gptlite.model import final_norm, flatten, init_params, log_softmax, nest, param_shapes
 from gptlite.releases import GPT1_RELEASES, known_names
 from gptlite.weights import hub
 from gptlite.weights.checkpoint import load_dir
@@ -289,3 +289,17 @@ def test_fine_tuning_a_gpt1(tiny, tmp_path):
     np.testing.assert_array_equal(reloaded.params["wte"], result.gpt.params["wte"])
     resumed = fit(None, steps=10, quiet=True, out=tmp_path / "tuned", resume=True)  # its post-LN blocks, resumed
     assert resumed.step == 10 and resumed.gpt.config.layer_norm == "post" and "ln_f" not in resumed.gpt.params
+
+
+def test_the_stream_between_blocks_and_what_the_head_reads_of_it(tiny):
+    """hooks.stream_names and model.final_norm, what a logit lens needs: the last name's activation, through
+    final_norm and the head, gives the model's logits, for GPT-1 (no ln_f) as for GPT-2."""
+    gpt2 = GPT.from_pretrained(MODELS / "tiny")
+    for gpt in (tiny, gpt2):
+        names = stream_names(gpt.config.n_layer, gpt.config.layer_norm)
+        run = gpt.run("the king is dead", names=names)
+        assert names[0] == "h.0.resid_pre" and len(names) == gpt.config.n_layer + 1
+        logits = gpt.engine.head(final_norm(gpt.params, run[names[-1]], gpt.config))
+        np.testing.assert_allclose(logits, run.logits, atol=1e-5)
+    assert stream_names(2, "post")[1:] == ["h.0.ln_2.normalized", "h.1.ln_2.normalized"]
+    assert stream_names(2)[1:] == ["h.0.resid_post", "h.1.resid_post"]
