@@ -16,6 +16,7 @@ from collections import deque
 
 from . import __version__
 from .cli import ArgumentParser, at_least, decode_block, run
+from .decoding import Stats
 from .gpt import GPT
 from .releases import BUNDLED, known_names
 from .sampling import Sampler
@@ -147,6 +148,22 @@ def parser():
         "may then be up to 1 GiB, of which the last MiB of text is kept; without this flag, up to 1 MiB)",
     )
     p.add_argument("--no-echo", action="store_true", help="print only the continuation, not the prompt")
+    p.add_argument(
+        "--lookup",
+        type=at_least(1),
+        metavar="N",
+        help="prompt lookup decoding: propose the N tokens that followed an earlier occurrence of the text's last "
+        "words, and check them in one pass; the output is what it would be without (greedy or seeded)",
+    )
+    p.add_argument(
+        "--draft-model",
+        metavar="NAME_OR_DIR",
+        help="assisted generation: a smaller model of the same vocabulary proposes, this one checks; greedy output "
+        "is unchanged, sampled output has the same distribution",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="print on stderr at the end: passes, proposals, acceptances"
+    )
     p.add_argument(
         "-i",
         "--interactive",
@@ -287,6 +304,7 @@ def generate(args):
         "truncate_prompt": args.truncate_prompt,
     }
     options = {name: value for name, value in options.items() if value is not None}  # the flags given
+    speculative = speculation(args)
     if args.interactive:
         return interact(gpt, args, stop, options)
     echo = "" if args.no_echo else prompt
@@ -298,10 +316,11 @@ def generate(args):
             num_return_sequences=args.num_return_sequences,
             num_beams=args.num_beams,
             **options,
+            **speculative,
         )
         texts = texts if isinstance(texts, list) else [texts]
         print("\n----\n".join(echo + text for text in texts))
-        return
+        return report(speculative.get("stats"))
 
     slid = []
 
@@ -314,12 +333,41 @@ def generate(args):
             )
         slid.append(True)
 
-    pieces = gpt.stream(prompt, args.max_new_tokens, stop=stop, on_slide=say_once_that_the_window_slid, **options)
+    pieces = gpt.stream(
+        prompt, args.max_new_tokens, stop=stop, on_slide=say_once_that_the_window_slid, **options, **speculative
+    )
     first = next(pieces, "")  # argument errors surface here, before the prompt is printed
     print(echo + first, end="", flush=True)
     for piece in pieces:
         print(piece, end="", flush=True)
     print()
+    report(speculative.get("stats"))
+
+
+def speculation(args):
+    """generate's speculative options from the flags: --lookup (prompt lookup), --draft-model (assisted
+    generation, the draft loaded here), --verbose (a Stats to fill)."""
+    if args.lookup is not None and args.draft_model is not None:
+        raise ValueError("give --lookup or --draft-model, not both")
+    if args.interactive and (args.lookup is not None or args.draft_model is not None):
+        raise ValueError("-i does not decode speculatively: --lookup and --draft-model do not apply to it")
+    chosen = {"stats": Stats()} if args.verbose else {}
+    if args.lookup is not None:
+        chosen["prompt_lookup_num_tokens"] = args.lookup
+    if args.draft_model is not None:
+        chosen["assistant_model"] = GPT.from_pretrained(args.draft_model, source=args.source)
+    return chosen
+
+
+def report(stats):
+    """--verbose: what the passes gave, on stderr."""
+    if stats is not None:
+        print(
+            f"gptlite.generate: {stats.tokens} tokens in {stats.passes} passes of the model "
+            f"({stats.tokens_per_pass:.2f} a pass for each sequence); {stats.proposed} proposed, "
+            f"{stats.accepted} accepted ({100 * stats.acceptance_rate:.1f}%)",
+            file=sys.stderr,
+        )
 
 
 def main(argv=None):

@@ -1,6 +1,9 @@
 """Speculative decoding (speculative.py): prompt lookup and a draft model propose, the target verifies in one pass;
 greedy output is plain greedy output token for token, and sampled output has the target's distribution."""
 
+import re
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 
@@ -231,3 +234,36 @@ def test_greedy_against_transformers(hub_models, option):
         out = target.generate(prompts, 40, temperature=0, eos_token_id=None, stats=stats, **processors, **speculative)
         assert out == ref[f"{way}-{option}"].tolist(), way
         assert way != "lookup" or stats.accepted > 0  # random drafts accept next to nothing: no claim on them
+
+
+def test_the_command_line(capsys):
+    """--lookup and --draft-model print what plain decoding prints; --verbose adds the statistics on stderr; bad
+    combinations are one line and exit status 2."""
+    from gptlite.generate import main
+
+    tiny = str(MODELS / "tiny")
+    common = ["The cat sat on the mat. The cat sat on the", "-m", tiny, "-t", "0", "-n", "20"]
+    assert main(common) == 0
+    plain = capsys.readouterr()
+    for flags in (["--lookup", "4"], ["--draft-model", tiny], ["--lookup", "3", "--num-return-sequences", "1"]):
+        assert main(common + flags) == 0
+        out = capsys.readouterr()
+        assert out.out == plain.out and out.err == plain.err
+    assert main(common + ["--draft-model", tiny, "-v"]) == 0
+    out = capsys.readouterr()
+    assert out.out == plain.out
+    assert re.fullmatch(
+        r"gptlite.generate: 20 tokens in \d+ passes .*; (\d+) proposed, \1 accepted \(100.0%\)\n", out.err
+    )
+    assert main(common + ["--lookup", "4", "--verbose", "-s", "3", "-t", "0.9"]) == 0
+    assert "a pass for each sequence" in capsys.readouterr().err
+    for flags, message in [(["--lookup", "0"], "--lookup: must be at least 1"),
+                           (["--lookup", "2", "--draft-model", tiny], "give --lookup or --draft-model, not both"),
+                           (["--lookup", "2", "--num-beams", "2"], "does not use beams"),
+                           (["--draft-model", str(MODELS / "depth6")], "the draft model's vocabulary (1000 tokens)"),
+                           (["--lookup", "2", "-i"], "-i does not decode speculatively")]:  # fmt: skip
+        with pytest.raises(SystemExit) if flags == ["--lookup", "0"] else nullcontext() as e:
+            code = main(common + flags)
+        err = capsys.readouterr().err
+        assert (e.value.code if flags == ["--lookup", "0"] else code) == 2
+        assert message in err and err.count("\n") == 1, err
