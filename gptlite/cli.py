@@ -1,7 +1,9 @@
 """What gptlite's commands share: errors a user can act on become one line on stderr and exit status 2."""
 
 import argparse
+import codecs
 import difflib
+import os
 import re
 import sys
 
@@ -54,6 +56,25 @@ def decode_block(decoder, block, name, offset):
         return decoder.decode(block, final=not block)
     except UnicodeDecodeError as e:
         raise ValueError(f"{name}: not UTF-8 text (byte {offset - pending + e.start}: {e.reason})") from None
+
+
+def read_blocks(path, block_size, on_bytes=None):
+    """The UTF-8 text of a file (or of stdin for "-"), block_size bytes at a time, checked on the way (an error
+    names its offset in the whole file); on_bytes(n), if given, is told each block's n bytes."""
+    if path != "-" and os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: is a directory, not a file")
+    f = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        decoder, offset = codecs.getincrementaldecoder("utf-8")(errors="strict"), 0
+        while block := f.read(block_size):
+            if on_bytes is not None:
+                on_bytes(len(block))
+            yield decode_block(decoder, block, path, offset)
+            offset += len(block)
+        yield decode_block(decoder, b"", path, offset)
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
 
 
 def run(prog, action, interrupted=""):

@@ -25,34 +25,19 @@ Prints tokens, negative log-likelihood, perplexity, bits per byte or accuracy, a
 second; `--json` prints one JSON object instead. Bad input gets one line and exit status 2.
 """
 
-import codecs
 import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from .checks import available_memory
-from .cli import ArgumentParser, at_least, decode_block, run
+from .cli import ArgumentParser, at_least, read_blocks, run
 from .files import atomic_write
 from .progress import progress_bar
 from .releases import BUNDLED, known_names
 
 BLOCK = 1 << 20  # characters read at a time
-
-
-def read_blocks(path, on_bytes):
-    """The text of a file (or stdin for "-") in blocks; on_bytes(n) is told how many bytes each block was."""
-    f = sys.stdin.buffer if path == "-" else open(path, "rb")
-    try:
-        decoder, offset = codecs.getincrementaldecoder("utf-8")(errors="strict"), 0
-        while block := f.read(BLOCK):
-            on_bytes(len(block))
-            yield decode_block(decoder, block, path, offset)
-            offset += len(block)
-        yield decode_block(decoder, b"", path, offset)
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
 
 
 def read_jsonl(path, on_bytes, check):
@@ -70,7 +55,7 @@ def numbered_jsonl(path, on_bytes):
     """(line number, JSON object) for each non-empty line of a JSON Lines file (or stdin); on_bytes(n) is told
     each line's bytes once the caller asks for the next, so that a progress bar follows the work done."""
     carry, number = "", 0
-    for block in read_blocks(path, lambda n: None):
+    for block in read_blocks(path, BLOCK):
         lines = (carry + block).split("\n")
         carry = lines.pop()
         for line in lines:
@@ -137,7 +122,7 @@ def evaluate(args, bar):
         check_batch_memory(gpt.config, args.batch_size, min(args.context or gpt.config.n_ctx, gpt.config.n_ctx))
     start = time.perf_counter()
     if args.task == "perplexity":
-        stream = gpt.tokenizer.encode_stream(read_blocks(args.file, bar.update))
+        stream = gpt.tokenizer.encode_stream(read_blocks(args.file, BLOCK, bar.update))
         result = perplexity(gpt, stream, args.context, args.stride, args.batch_size)
         report = {"tokens": result.n_scored, "windows": result.windows, "nll": result.nll_sum,
                   "perplexity": result.perplexity, "guide_perplexity": result.guide_perplexity,
@@ -210,7 +195,7 @@ def resume(path, header):
     """The records an earlier run with the same header wrote to `path`, by line number. The file is rewritten
     (atomically) to the header and those records, so that a last line cut short by an interruption goes."""
     records = {}
-    text = open(path, encoding="utf-8").read() if os.path.isfile(path) else ""
+    text = Path(path).read_text(encoding="utf-8") if os.path.isfile(path) else ""  # gptlite's own output
     if text:
         first, *lines = text.split("\n")
         try:

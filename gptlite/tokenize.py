@@ -11,30 +11,12 @@ so memory stays bounded however long it is; the ids are those of encoding it who
 "<|endoftext|>" is ordinary text unless --allow-special makes it the special token's id.
 """
 
-import codecs
-import os
 import sys
 
-from .cli import ArgumentParser, decode_block, run
+from .cli import ArgumentParser, read_blocks, run
 from .tokenizer import Tokenizer
 
 BLOCK = 1 << 20  # bytes read at a time
-
-
-def read_text_blocks(path):
-    """The text of a file (or stdin for "-") in blocks, checked as UTF-8 on the way."""
-    if path != "-" and os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: is a directory, not a file")
-    f = sys.stdin.buffer if path == "-" else open(path, "rb")
-    try:
-        decoder, offset = codecs.getincrementaldecoder("utf-8")(errors="strict"), 0
-        while block := f.read(BLOCK):
-            yield decode_block(decoder, block, path, offset)
-            offset += len(block)
-        yield decode_block(decoder, b"", path, offset)
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
 
 
 def main(argv=None):
@@ -56,7 +38,7 @@ def main(argv=None):
         tokenizer = Tokenizer.from_pretrained(args.encoding)
         allowed = "all" if args.allow_special else ()
         n_tokens, first = 0, True
-        for ids in tokenizer.encode_stream(read_text_blocks(args.file), allowed_special=allowed):
+        for ids in tokenizer.encode_stream(read_blocks(args.file, BLOCK), allowed_special=allowed):
             n_tokens += len(ids)
             if not args.count and ids:
                 sys.stdout.write(("" if first else " ") + " ".join(map(str, ids)))
