@@ -159,19 +159,36 @@ def make_pytorch_bins(name):
         print(f"{name}-{suffix}: {(directory / 'pytorch_model.bin').stat().st_size / 1e6:.1f} MB")
 
 
-def make_sampling_reference():
-    """transformers' logits processors on random logits: the sampler must give the same rows.
-
-    Ties are exact only inside the top-k group (top-k keeps them all, a defined rule); torch.sort
-    breaks ties in an unspecified order, so a tie that straddles the top-p cut has no reference answer.
-    """
+def processed(logits, seen, penalty, temperature, k, p, min_p=0.0):
+    """Rows of logits through transformers' processors in its order, with `seen` as each row's input ids: the
+    repetition penalty, temperature, top-k, top-p, min-p (each left out at its neutral value)."""
     from transformers import (
+        MinPLogitsWarper,
         RepetitionPenaltyLogitsProcessor,
         TemperatureLogitsWarper,
         TopKLogitsWarper,
         TopPLogitsWarper,
     )
 
+    scores, ids = torch.from_numpy(logits.copy()), torch.from_numpy(seen)
+    if penalty != 1.0:
+        scores = RepetitionPenaltyLogitsProcessor(penalty)(ids, scores)
+    scores = TemperatureLogitsWarper(temperature)(ids, scores)
+    if k:
+        scores = TopKLogitsWarper(k)(ids, scores)
+    if p < 1.0:
+        scores = TopPLogitsWarper(p)(ids, scores)
+    if min_p:
+        scores = MinPLogitsWarper(min_p)(ids, scores)
+    return scores
+
+
+def make_sampling_reference():
+    """transformers' logits processors on random logits: the sampler must give the same rows.
+
+    Ties are exact only inside the top-k group (top-k keeps them all, a defined rule); torch.sort
+    breaks ties in an unspecified order, so a tie that straddles the top-p cut has no reference answer.
+    """
     rng = np.random.default_rng(6)
     logits = rng.standard_normal((4, 300)).astype(np.float32)
     logits[:, 10:15] = logits.max(axis=1, keepdims=True) + 1  # five tokens tied for first: top-5 keeps exactly them
@@ -183,16 +200,7 @@ def make_sampling_reference():
         (2.0, 1.5, 0, 0.5),
         (1.0, 0.5, 50, 0.97),
     ]:
-        scores = torch.from_numpy(logits.copy())
-        ids = torch.from_numpy(seen)
-        if penalty != 1.0:
-            scores = RepetitionPenaltyLogitsProcessor(penalty)(ids, scores)
-        scores = TemperatureLogitsWarper(temperature)(ids, scores)
-        if k:
-            scores = TopKLogitsWarper(k)(ids, scores)
-        if p < 1.0:
-            scores = TopPLogitsWarper(p)(ids, scores)
-        cases[f"{penalty}_{temperature}_{k}_{p}"] = scores.numpy()
+        cases[f"{penalty}_{temperature}_{k}_{p}"] = processed(logits, seen, penalty, temperature, k, p).numpy()
     np.savez(OUT.parent / "sampling_reference.npz", **cases)
     print("sampling_reference.npz: 4 settings")
 
@@ -201,14 +209,6 @@ def make_masked_sampling_reference():
     """Rows in which a caller gave some tokens probability zero with -inf, through transformers' processors
     (repetition penalty, temperature, top-k, top-p, min-p) and the final softmax: the sampler must treat -inf
     as probability zero, as they do, and give the same rows and the same probabilities."""
-    from transformers import (
-        MinPLogitsWarper,
-        RepetitionPenaltyLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-
     rng = np.random.default_rng(11)
     logits = rng.standard_normal((6, 200)).astype(np.float32) * 2
     for row, share in enumerate([0.05, 0.3, 0.6, 0.9, 0.97, 0.995]):  # from a few masked tokens to nearly all
@@ -223,17 +223,7 @@ def make_masked_sampling_reference():
         (1.0, 1.5, 5, 1.0, 0.05),
         (2.0, 0.8, 0, 0.6, 0.1),
     ]:
-        scores = torch.from_numpy(logits.copy())
-        ids = torch.from_numpy(seen)
-        if penalty != 1.0:
-            scores = RepetitionPenaltyLogitsProcessor(penalty)(ids, scores)
-        scores = TemperatureLogitsWarper(temperature)(ids, scores)
-        if k:
-            scores = TopKLogitsWarper(k)(ids, scores)
-        if p < 1.0:
-            scores = TopPLogitsWarper(p)(ids, scores)
-        if min_p:
-            scores = MinPLogitsWarper(min_p)(ids, scores)
+        scores = processed(logits, seen, penalty, temperature, k, p, min_p)
         key = f"{penalty}_{temperature}_{k}_{p}_{min_p}"
         cases[key] = scores.numpy()
         cases[key + "_probabilities"] = torch.softmax(scores, dim=-1).numpy()
