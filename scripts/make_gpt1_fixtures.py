@@ -2,7 +2,8 @@
 
 Needs torch and transformers, in a virtual environment of their own (never gptlite dependencies):
 
-    .venv-ref/bin/python scripts/make_gpt1_fixtures.py
+    .venv-ref/bin/python scripts/make_gpt1_fixtures.py              # writes tests/fixtures/models/gpt1-*
+    .venv-ref/bin/python scripts/make_gpt1_fixtures.py --full-size  # openai-gpt's own shape, nothing written
 
 Each fixture is a small OpenAIGPTLMHeadModel with every weight, bias and gain random, saved as the hub serves
 `openai-community/openai-gpt` (config.json with model_type "openai-gpt", the weights, and GPT-1's vocabulary
@@ -20,8 +21,11 @@ and file layouts:
                 model.safetensors
 """
 
+import argparse
 import shutil
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +45,11 @@ FIXTURES = {  # name: (OpenAIGPTConfig fields, file layout, seed)
 }
 
 
-def random_model(fields, seed):
+def random_model(fields, seed, n_vocab=N_VOCAB, n_ctx=N_CTX):
     """An OpenAIGPTLMHeadModel whose every parameter is random: gains near 1, biases N(0, 0.05), matrices
     N(0, 0.2) (large enough that the logits of different tokens differ, so that greedy picks are clear)."""
     torch.manual_seed(seed)
-    config = OpenAIGPTConfig(vocab_size=N_VOCAB, n_positions=N_CTX, **fields)
+    config = OpenAIGPTConfig(vocab_size=n_vocab, n_positions=n_ctx, **fields)
     model = OpenAIGPTLMHeadModel(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -60,8 +64,9 @@ def save_hub_layout(model, directory):
     """As openai-community/openai-gpt's files name the tensors: no prefix, the causal-mask buffers kept."""
     state = {k.removeprefix("transformer."): v.contiguous() for k, v in model.state_dict().items()}
     state.pop("lm_head.weight")  # tied to tokens_embed
+    n_ctx = model.config.n_positions
     for i in range(model.config.n_layer):
-        state[f"h.{i}.attn.bias"] = torch.tril(torch.ones(N_CTX, N_CTX)).view(1, 1, N_CTX, N_CTX)
+        state[f"h.{i}.attn.bias"] = torch.tril(torch.ones(n_ctx, n_ctx)).view(1, 1, n_ctx, n_ctx)
     save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
     model.config.to_json_file(directory / "config.json")
 
@@ -69,7 +74,7 @@ def save_hub_layout(model, directory):
 def reference(model, seed):
     """transformers' logits, hidden states, attention patterns, greedy continuation and beams for a random
     prompt."""
-    prompt = np.random.default_rng(seed).integers(0, N_VOCAB, N_PROMPT)
+    prompt = np.random.default_rng(seed).integers(0, model.config.vocab_size, N_PROMPT)
     ids = torch.tensor(prompt[None])
     with torch.no_grad():
         out = model(ids, output_hidden_states=True, output_attentions=True)
@@ -107,7 +112,30 @@ def make(name, fields, layout, seed):
     print(f"{name}: {', '.join(sorted(p.name for p in directory.iterdir()))}")
 
 
+def full_size_check():
+    """openai-gpt's shape (12 blocks of 768, 512 positions, 40,478 tokens), random weights: transformers vs
+    gptlite from the same hub-layout directory."""
+    sys.path.insert(0, str(ROOT))
+    from gptlite import GPT
+
+    model = random_model({}, 0, n_vocab=40478, n_ctx=512)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_hub_layout(model, Path(tmp))
+        ref = reference(model, 0)
+        gpt = GPT.from_pretrained(tmp)
+        t0 = time.perf_counter()
+        logits = gpt(ref["prompt"])
+        greedy = gpt.generate(ref["prompt"].tolist(), N_NEW, temperature=0, eos_token_id=None)
+        print(f"openai-gpt shape, random weights: max |logit difference| = {np.abs(logits - ref['logits']).max():.2e}"
+              f" (largest |logit| {np.abs(ref['logits']).max():.1f}), greedy {N_NEW} tokens identical: "
+              f"{greedy == ref['greedy'].tolist()} (gptlite {time.perf_counter() - t0:.2f} s)")  # fmt: skip
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full-size", action="store_true", help="check at openai-gpt's shape; write nothing")
+    if parser.parse_args().full_size:
+        return full_size_check()
     for name, (fields, layout, seed) in FIXTURES.items():
         make(name, fields, layout, seed)
 
