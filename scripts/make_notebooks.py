@@ -656,7 +656,8 @@ print((folder / "out.jsonl").read_text())
 ## With gpt2, on a machine with network
 
 Set `RUN_GPT2 = True` to download gpt2 (548 MB, once) and run the same tasks with a model that has read the web.
-The paper's numbers are for the 1558M model, `gpt2-xl`; the README has the commands for each test set.
+The paper's numbers are for its largest model, 1542M parameters in the paper (OpenAI's folder calls it 1558M),
+`gpt2-xl`; the README has the commands for each test set.
 """),
     code("""
 RUN_GPT2 = False  # True: needs network the first time
