@@ -118,7 +118,7 @@ def evaluate(args, bar):
     gpt = GPT.from_pretrained(args.model)
     if gpt.tokenizer is None:
         raise ValueError(f"{args.model}: the model has no tokenizer files; evaluation reads text")
-    if args.task in ("perplexity", "lambada"):
+    if args.task in ("perplexity", "lambada", "choice"):
         check_batch_memory(gpt.config, args.batch_size, min(args.context or gpt.config.n_ctx, gpt.config.n_ctx))
     start = time.perf_counter()
     if args.task == "perplexity":
@@ -136,7 +136,7 @@ def evaluate(args, bar):
     elif args.task in ZERO_SHOT:
         report, n_tokens = zero_shot(args, gpt, bar), None
     else:
-        result = multiple_choice(gpt, read_jsonl(args.file, bar.update, choice_item))
+        result = multiple_choice(gpt, read_jsonl(args.file, bar.update, choice_item), batch_size=args.batch_size)
         report = {"items": len(result.labels), "accuracy": result.accuracy, "accuracy_norm": result.accuracy_norm}
         n_tokens = None
     seconds = time.perf_counter() - start
@@ -244,9 +244,11 @@ def parser():
     p.add_argument("--task", choices=["perplexity", "lambada", "choice", *ZERO_SHOT], default="perplexity",
                    help="what FILE holds (default: %(default)s)")  # fmt: skip
     p.add_argument("--context", type=at_least(2), metavar="N", help="tokens per window (default: the model's n_ctx)")
-    p.add_argument("--stride", type=at_least(1), metavar="N", help="tokens each window moves (default: --context)")
+    p.add_argument(
+        "--stride", type=at_least(1), metavar="N", help="tokens each window moves (default: half of --context)"
+    )
     p.add_argument("--batch-size", type=at_least(1), default=1, metavar="N",
-                   help="windows or passages per forward pass (default: %(default)s)")  # fmt: skip
+                   help="windows, passages or a choice's endings per forward pass (default: %(default)s)")  # fmt: skip
     p.add_argument("--out", metavar="FILE.jsonl", help="zero-shot tasks: write each generation there; resume from it")
     p.add_argument("--direction", choices=["en-fr", "fr-en"], default="en-fr", help="translate (default: %(default)s)")
     p.add_argument("--examples", type=at_least(0), default=8, metavar="N",

@@ -195,3 +195,15 @@ def test_multiple_choice_endings_run_in_bounded_batches(tiny, monkeypatch):
     for label in (True, 1.0, "1"):
         with pytest.raises(ValueError, match="an item must be"):
             multiple_choice(tiny, [{**item, "label": label}])
+
+
+def test_the_eval_command_scores_a_choices_endings_batch_size_at_a_time(monkeypatch, capsys):
+    sizes, real = [], scoring.window_logprobs
+    monkeypatch.setattr(scoring, "window_logprobs", lambda gpt, jobs: sizes.append(len(jobs)) or real(gpt, jobs))
+    choice = str(TASKS / "choice.jsonl")
+    assert eval_main([choice, "--task", "choice", "--model", str(MODELS / "tiny"), "--batch-size", "2", "--json"]) == 0
+    two = json.loads(capsys.readouterr().out)
+    assert max(sizes) == 2 and two["items"] == 6
+    sizes.clear()
+    assert eval_main([choice, "--task", "choice", "--model", str(MODELS / "tiny"), "--batch-size", "8", "--json"]) == 0
+    assert max(sizes) > 2 and json.loads(capsys.readouterr().out)["accuracy"] == two["accuracy"]
