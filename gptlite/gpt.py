@@ -181,9 +181,7 @@ class GPT:
         tokens at its place: a `Trace`, which draws itself. `sampling`: the Sampler's options (temperature, ...)."""
         from .inspection import trace
 
-        return trace(self, prompt, checks.count("max_new_tokens", max_new_tokens),
-                     checks.count("alternatives", alternatives, 1), *speculative.split(sampling, self.sampler),
-                     seed)  # fmt: skip
+        return trace(self, prompt, speculative.split(sampling, self.sampler), seed, max_new_tokens, alternatives)
 
     def generate(self, ids, max_new_tokens: int | None = None, *, max_length: int | None = None,
                  num_return_sequences: int = 1, num_beams: int = 1, length_penalty: float = 1.0,
@@ -195,8 +193,7 @@ class GPT:
         (default 32; or max_length, prompt and new tokens together, as in transformers). `seed` (an int, or one
         per prompt) makes sampling reproducible. `sampling`: temperature (0 is greedy), top_k, top_p,
         repetition_penalty, min_p, no_repeat_ngram_size, min_new_tokens, bad_words (texts or token sequences)
-        and logit_bias ({token: amount}), transformers' options of those names (`sampling.py`); speculative decoding
-        with prompt_lookup_num_tokens or assistant_model, as transformers' (`speculative.py`): the same tokens.
+        and logit_bias ({token: amount}), transformers' options (`sampling.py`); speculation: `speculative.py`.
         num_return_sequences > 1 gives that many sequences per prompt (sampled: sequence j uses seed + j),
         num_beams > 1 beam search (`beam.py`). Generation goes on past the context by sliding the window
         (`decoding.py`); a prompt longer than the context is an error, or, with truncate_prompt=True, cut to
@@ -205,7 +202,7 @@ class GPT:
         batched = len(ids) > 0 and not np.isscalar(ids[0])
         prompts = [self.prompt_ids(p, truncate_prompt).tolist() for p in (ids if batched else [ids])]
         n_new = checks.new_tokens(max_new_tokens, max_length, max(map(len, prompts), default=0))
-        sampler, speculation = speculative.split(sampling, self.sampler, num_beams)
+        plan = speculative.split(sampling, self.sampler, num_beams)
         eos = checks.end_token(eos_token_id, self.tokenizer, self.config.n_vocab)
         if checks.count("num_beams", num_beams, 1) > 1:  # sampling's options beyond the bans do not apply
             checks.count(f"num_return_sequences (at most num_beams, {num_beams})", num_return_sequences, 1, num_beams)
@@ -215,8 +212,8 @@ class GPT:
                                       **sampling) for p in prompts]  # fmt: skip
             out = [h[0].ids if num_return_sequences == 1 else [x.ids for x in h[:num_return_sequences]] for h in found]
             return out if batched else out[0]
-        rows, seeds = copies(self.engine, prompts, seed, num_return_sequences, sampler, n_new)
-        pick, loop = speculation.plan(self, sampler, seeds, len(rows), eos)
+        rows, seeds = copies(self.engine, prompts, seed, num_return_sequences, plan.sampler, n_new)
+        pick, loop = plan.seams(self, seeds, len(rows), eos)
         new = [[] for _ in rows]
         for step in decode(self.engine, rows, n_new, pick, eos_token_id=eos, **loop):
             for r, token in step:
@@ -243,11 +240,11 @@ class GPT:
         return beam_search(self.engine, prompt, n_new, num_beams, sampler, eos,
                            checks.finite("length_penalty", length_penalty), early_stopping)  # fmt: skip
 
-    def _pieces(self, prompt_ids, max_new_tokens, stop, sampler, speculation, seed, on_slide=None):
+    def _pieces(self, prompt_ids, max_new_tokens, stop, plan, seed, on_slide=None):
         """Yield (row, text) as prompts (checked ids) are continued; a row's text ends before its first stop string."""
         texts = [TextStream(self.tokenizer, stop) for _ in prompt_ids]
         stopped, eot = set(), self.tokenizer.eot_token
-        pick, loop = speculation.plan(self, sampler, seed, len(prompt_ids), eot, self.text_vocab())
+        pick, loop = plan.seams(self, seed, len(prompt_ids), eot, self.text_vocab())
         for step in decode(self.engine, prompt_ids, max_new_tokens, pick, eos_token_id=eot, n_vocab=self.text_vocab(),
                            stopped=stopped, on_slide=on_slide, **loop):  # fmt: skip
             for r, token in step:
@@ -268,10 +265,10 @@ class GPT:
         Ends at <|endoftext|>, after max_new_tokens, or just before the first of the `stop` strings. `sampling`
         are generate's sampling options. Past the context the window slides, and on_slide() is called each time.
         """
-        sampler, speculation = speculative.split(sampling, self.sampler)
+        plan = speculative.split(sampling, self.sampler)
         ids = self.prompt_ids(self.encode_prompt(prompt), truncate_prompt).tolist()
-        for _, piece in self._pieces([ids], checks.count("max_new_tokens", max_new_tokens), stop, sampler,
-                                     speculation, seed, on_slide):  # fmt: skip
+        for _, piece in self._pieces([ids], checks.count("max_new_tokens", max_new_tokens), stop, plan, seed,
+                                     on_slide):  # fmt: skip
             yield piece
 
     def complete(self, prompt, max_new_tokens: int = 64, *, stop=(), seed=None, truncate_prompt: bool = False,
@@ -293,11 +290,10 @@ class GPT:
                                   truncate_prompt=truncate_prompt, seed=seed, **options)  # fmt: skip
             text = lambda new: until_stop(self.tokenizer.decode(new), stop)  # noqa: E731
             return [text(b) if num_return_sequences == 1 else [text(x) for x in b] for b in beams]
-        sampler, speculation = speculative.split(options, self.sampler)
-        n_new = checks.count("max_new_tokens", max_new_tokens)
+        plan, n_new = speculative.split(options, self.sampler), checks.count("max_new_tokens", max_new_tokens)
         ids = [self.prompt_ids(self.encode_prompt(p), truncate_prompt).tolist() for p in prompt]
-        rows, seeds = copies(self.engine, ids, seed, num_return_sequences, sampler, n_new)
+        rows, seeds = copies(self.engine, ids, seed, num_return_sequences, plan.sampler, n_new)
         out = [""] * len(rows)
-        for r, piece in self._pieces(rows, n_new, stop, sampler, speculation, seeds):
+        for r, piece in self._pieces(rows, n_new, stop, plan, seeds):
             out[r] += piece
         return regroup(out, num_return_sequences)

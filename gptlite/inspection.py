@@ -55,9 +55,11 @@ def record_run(gpt, ids, names, fns):
     return logits, {name: value[0] for name, value in record.records.items()}
 
 
-def trace(gpt, prompt, max_new_tokens, alternatives, sampler, speculation, seed):
+def trace(gpt, prompt, speculation, seed, max_new_tokens, alternatives):
     """GPT.trace: generate from one prompt (text or ids), observing each new token with the logits it was drawn
-    from, and return a Trace; with speculation (`speculative.Speculation`), its Stats are the Trace's `stats`."""
+    from, and return a Trace. `speculation` (`speculative.Speculation`): the sampler and any proposer; the loop's
+    Stats are the Trace's `stats`."""
+    max_new_tokens, alternatives = count("max_new_tokens", max_new_tokens), count("alternatives", alternatives, 1)
     ids = gpt.prompt_ids(prompt).tolist()
     eos = end_token("default", gpt.tokenizer, gpt.config.n_vocab)
     steps = []
@@ -68,7 +70,7 @@ def trace(gpt, prompt, max_new_tokens, alternatives, sampler, speculation, seed)
         steps.append((chosen, top_tokens(logits, alternatives, gpt.token_str)))
 
     stats = speculation.stats if speculation.stats is not None else Stats()
-    pick, loop = speculation.plan(gpt, sampler, seed, 1, eos, gpt.text_vocab())
+    pick, loop = speculation.seams(gpt, seed, 1, eos, gpt.text_vocab())
     loop["stats"] = stats
     new = [t for step in decode(gpt.engine, [ids], max_new_tokens, pick, eos_token_id=eos, n_vocab=gpt.text_vocab(),
                                 observe=observe, **loop) for _, t in step]  # fmt: skip

@@ -202,7 +202,8 @@ def same_vocabulary(target, draft):
 
 
 class Speculation:
-    """The speculative options of generate, complete, stream and trace, checked, and what they plug into the loop.
+    """How a generate, complete, stream or trace call decodes: its Sampler and its speculative options, checked,
+    and what they plug into the loop's seams (`seams`).
 
     prompt_lookup_num_tokens (N > 0: prompt lookup, with max_matching_ngram_size), assistant_model (a draft GPT,
     with num_assistant_tokens and num_assistant_tokens_schedule), stats (a decoding.Stats to fill).
@@ -211,7 +212,7 @@ class Speculation:
     OPTIONS = ("prompt_lookup_num_tokens", "max_matching_ngram_size", "assistant_model", "num_assistant_tokens",
                "num_assistant_tokens_schedule", "stats")  # fmt: skip
 
-    def __init__(self, prompt_lookup_num_tokens=None, max_matching_ngram_size=2, assistant_model=None,
+    def __init__(self, sampler, prompt_lookup_num_tokens=None, max_matching_ngram_size=2, assistant_model=None,
                  num_assistant_tokens=5, num_assistant_tokens_schedule="heuristic", stats=None):  # fmt: skip
         if prompt_lookup_num_tokens is not None and assistant_model is not None:
             raise ValueError("give prompt_lookup_num_tokens or assistant_model, not both")
@@ -221,14 +222,15 @@ class Speculation:
             raise ValueError("stats must be a gptlite.decoding.Stats")
         self.lookup, self.max_ngram = prompt_lookup_num_tokens, max_matching_ngram_size
         self.draft, self.num_tokens = assistant_model, num_assistant_tokens
-        self.schedule, self.stats = num_assistant_tokens_schedule, stats
+        self.schedule, self.stats, self.sampler = num_assistant_tokens_schedule, stats, sampler
 
     @property
     def active(self) -> bool:
         return self.lookup is not None or self.draft is not None
 
-    def plan(self, target, sampler, seeds, n_rows, eos_token_id, n_vocab=None):
-        """(pick, decode's keyword arguments) for `target` (a GPT) sampling with `sampler`, one seed per row."""
+    def seams(self, target, seeds, n_rows, eos_token_id, n_vocab=None):
+        """(pick, decode's keyword arguments) for `target` (a GPT), one seed per row."""
+        sampler = self.sampler
         seeds = checks.seeds(seeds, n_rows)
         rngs = checks.random_generators(seeds, n_rows)
         loop = {"stats": self.stats} if self.stats is not None else {}
@@ -243,9 +245,10 @@ class Speculation:
         return Verifying(sampler, rngs, eos_token_id), loop
 
 
-def split(options: dict, make_sampler, num_beams=1):
-    """A call's keyword options -> (make_sampler(the sampling options), Speculation of the speculative ones)."""
-    speculation = Speculation(**{k: v for k, v in options.items() if k in Speculation.OPTIONS})
+def split(options: dict, make_sampler, num_beams=1) -> Speculation:
+    """A call's keyword options -> their Speculation, with make_sampler(the sampling options) as its sampler."""
+    sampler = make_sampler(**{k: v for k, v in options.items() if k not in Speculation.OPTIONS})
+    speculation = Speculation(sampler, **{k: v for k, v in options.items() if k in Speculation.OPTIONS})
     if num_beams != 1 and speculation.active:
         raise ValueError("speculative decoding (prompt_lookup_num_tokens, assistant_model) does not use beams")
-    return make_sampler(**{k: v for k, v in options.items() if k not in Speculation.OPTIONS}), speculation
+    return speculation
