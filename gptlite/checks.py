@@ -41,8 +41,9 @@ def finite(name: str, value) -> float:
 def token_ids(ids, n_vocab: int) -> np.ndarray:
     """A prompt of token ids (a list or array of integers, at least one) -> int64 [n], each in [0, n_vocab)."""
     array = np.asarray(ids)
-    if array.ndim != 1 or array.size == 0 or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError("a prompt must be a non-empty list of token ids")
+    bools = isinstance(ids, (list, tuple)) and any(isinstance(i, (bool, np.bool_)) for i in ids)  # True is 1
+    if array.ndim != 1 or array.size == 0 or not np.issubdtype(array.dtype, np.integer) or bools:
+        raise ValueError("a prompt must be a non-empty list of token ids (integers, not bools)")
     if array.min() < 0 or array.max() >= n_vocab:
         raise ValueError(f"token ids must be in [0, {n_vocab}), got {array.min()}..{array.max()}")
     return array.astype(np.int64)

@@ -80,7 +80,10 @@ class Engine:
         activations = n_batch * n_seq * (4 * c.n_embd + c.d_mlp)  # the residual stream, q k v, the MLP's hidden
         scores = n_batch * c.n_head * min(n_seq, QUERY_BLOCK) * max_len  # one block of attention scores
         logits = n_batch * c.n_vocab  # the last position's
-        checks.fits_in_memory(4 * (cache + activations + scores + logits), what)  # float32: 4 bytes each
+        mask = n_batch * n_seq * max_len  # the attention mask
+        # float32, 4 bytes each; and a quarter more for what is not counted here (copies the sampler makes, the
+        # padding, Python's lists): a request this lets through fits, and one it refuses would not have.
+        checks.fits_in_memory(5 * (cache + activations + scores + logits + mask), what)
 
     def refresh(self):
         """Point the two-thread path at the weights as they are now. Call it at the start of each generation or

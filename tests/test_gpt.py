@@ -207,6 +207,14 @@ def test_the_default_end_token_and_length_are_resolved_once(tiny):
         tiny.generate([1, 2], 3, max_length=5)
 
 
+def test_bools_are_not_token_ids(tiny):
+    for call in (lambda ids: tiny.generate(ids, 2), lambda ids: tiny(ids), lambda ids: tiny.score(ids),
+                 lambda ids: tiny.run(ids), lambda ids: tiny.beam_search(ids, 2)):  # fmt: skip
+        for ids in ([True, 2], [np.bool_(False)], np.array([True, False])):
+            with pytest.raises(ValueError, match="not bools"):
+                call(ids)
+
+
 def test_empty_bad_words_are_refused_rather_than_banning_end_of_text(tiny):
     for bad in ([""], "", [[]], [()]):
         with pytest.raises(ValueError, match="bad_words must be a list of non-empty texts"):
