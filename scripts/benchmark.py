@@ -430,9 +430,10 @@ def formula_speedup(alpha, k, c):
     return (1 - alpha ** (k + 1)) / ((1 - alpha) * (k * c + 1))
 
 
-def speculative_rates(gpt, draft, n_new=128, lookup=10):
+def speculative_rates(gpt, hf, n_new=128, lookup=10):
     """Tokens/s of greedy decoding after a 16-token prompt: plain, prompt lookup, and the target as its own draft
-    (every proposal right: the ceiling), interleaved, the tokens asserted identical; with the acceptance rates."""
+    (every proposal right: the ceiling), interleaved, the tokens asserted identical; with the acceptance rates.
+    With transformers present, its plain greedy and prompt lookup run in the same rounds."""
     prompt = prompts_of(1, 16, gpt.config.n_vocab)[0]
     stats = {"lookup": Stats(), "self_draft": Stats()}
     ways = {"plain": {}, "lookup": {"prompt_lookup_num_tokens": lookup}, "self_draft": {"assistant_model": gpt}}
@@ -445,10 +446,23 @@ def speculative_rates(gpt, draft, n_new=128, lookup=10):
 
         return go
 
-    times = timings({way: run(way) for way in ways})
+    def run_hf(options):
+        ids = torch.tensor([prompt])
+
+        def go():
+            with torch.inference_mode():
+                hf.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=n_new,
+                            min_new_tokens=n_new, pad_token_id=0, **options)  # fmt: skip
+
+        return go
+
+    hf_ways = {"hf_plain": {}, "hf_lookup": {"prompt_lookup_num_tokens": lookup}} if hf is not None else {}
+    times = timings({way: run(way) for way in ways} | {way: run_hf(o) for way, o in hf_ways.items()})
     assert outputs["lookup"] == outputs["plain"] and outputs["self_draft"] == outputs["plain"], "tokens differ"
     rates = {way: [n_new / t for t in ts] for way, ts in times.items()}
     out = {way: spread(values) for way, values in rates.items()}
+    if hf is not None:
+        out["hf_lookup_over_plain"] = spread([s / p for s, p in zip(rates["hf_lookup"], rates["hf_plain"])])
     for way, st in stats.items():
         out[f"{way}_over_plain"] = spread([s / p for s, p in zip(rates[way], rates["plain"])])
         out[f"{way}_acceptance"] = st.acceptance_rate
@@ -540,7 +554,7 @@ def main():
             r["draft"]["formula"] = {
                 alpha: max((formula_speedup(alpha, k, c), k) for k in range(1, 13)) for alpha in (0.6, 0.7, 0.8)
             }
-            r["speculative"] = speculative_rates(gpt, draft)
+            r["speculative"] = speculative_rates(gpt, hf)
     print(json.dumps(r, indent=2) if ARGS.json else table(r))
 
 
@@ -654,6 +668,11 @@ def table(r):
                 f"| greedy, 128 tokens: {label} / plain ({cell(sp['plain'])} tokens/s); acceptance; tokens a pass | "
                 f"{cell(sp[way + '_over_plain'], 2)}x; {100 * sp[way + '_acceptance']:.0f}%; "
                 f"{sp[way + '_tokens_per_pass']:.2f} |"
+            )
+        if "hf_lookup" in sp:
+            lines.append(
+                f"| HF transformers, greedy, 128 tokens: prompt lookup (10) / plain ({cell(sp['hf_plain'])} tokens/s) "
+                f"| {cell(sp['hf_lookup_over_plain'], 2)}x |"
             )
     return "\n".join(lines)
 
