@@ -23,8 +23,8 @@ import numpy as np
 from . import views
 from .checks import count, end_token
 from .decoding import Stats, decode
-from .hooks import Record, activation_names, canonical, returned
-from .model import attention_mask, layer_norm, log_softmax, softmax
+from .hooks import Record, activation_names, canonical, returned, stream_names
+from .model import attention_mask, final_norm, log_softmax, softmax
 
 
 class TopToken(NamedTuple):
@@ -98,7 +98,7 @@ class Run:
     def __getitem__(self, name: str) -> np.ndarray:
         key = canonical(name)
         if key not in self.records:
-            known = activation_names(self.gpt.config.n_layer)
+            known = activation_names(self.gpt.config.n_layer, self.gpt.config.layer_norm)
             why = "was not recorded: pass it in names=[...]" if key in known else "is not an activation's name"
             raise KeyError(f"{name!r} {why} (recorded: {len(self.records)} activations)")
         return self.records[key]
@@ -108,7 +108,7 @@ class Run:
 
     def names(self) -> list[str]:
         """The recorded activations' names, in the order the model computed them."""
-        return [n for n in activation_names(self.gpt.config.n_layer) if n in self.records]
+        return [n for n in activation_names(self.gpt.config.n_layer, self.gpt.config.layer_norm) if n in self.records]
 
     @property
     def logprobs(self) -> np.ndarray:
@@ -125,10 +125,11 @@ class Run:
 
     def logit_lens(self) -> "LogitLens":
         """The residual stream before the first block and after each block, decoded as the final one is."""
-        needed = ["h.0.resid_pre"] + [f"h.{i}.resid_post" for i in range(self.gpt.config.n_layer)]
+        needed = stream_names(self.gpt.config.n_layer, self.gpt.config.layer_norm)
         missing = [n for n in needed if n not in self.records]
         if missing:
-            raise ValueError(f"the logit lens needs {missing[0]} (and h.*.resid_post): record them with names=[...]")
+            every = needed[-1].replace(f"h.{len(needed) - 2}.", "h.*.")  # h.*.resid_post, or GPT-1's ln_2.normalized
+            raise ValueError(f"the logit lens needs {missing[0]} (and {every}): record them with names=[...]")
         return LogitLens(self, [self.records[n] for n in needed])
 
     def attention(self) -> "views.AttentionView":
@@ -157,14 +158,14 @@ class Run:
         parts = [self.token_view()]
         if all(f"h.{i}.attn.pattern" in self.records for i in range(self.gpt.config.n_layer)):
             parts.append(self.attention())
-        if "h.0.resid_pre" in self.records and f"h.{self.gpt.config.n_layer - 1}.resid_post" in self.records:
+        if all(name in self.records for name in stream_names(self.gpt.config.n_layer, self.gpt.config.layer_norm)):
             parts.append(self.logit_lens())
         views.save_page(path, "gptlite: " + "".join(self.tokens)[:60], parts)
 
 
 class LogitLens(views.LogitLensView):
     """For each layer (the embeddings, then after each block) and position: what the model would predict
-    if the residual stream went straight to ln_f and the output head from there."""
+    if the residual stream went straight to the final norm (ln_f; none after post-LN blocks) and the head."""
 
     def __init__(self, run, residuals):
         self._run = run
@@ -186,8 +187,7 @@ class LogitLens(views.LogitLensView):
     def logits(self, layer: int) -> np.ndarray:
         """[n_seq, n_vocab]: the lens's logits at a layer (0 = the embeddings, -1 = after the last block)."""
         gpt = self._run.gpt
-        normalized = layer_norm(self._residuals[layer], **gpt.params["ln_f"], eps=gpt.config.layer_norm_epsilon)
-        return gpt.engine.head(normalized)
+        return gpt.engine.head(final_norm(gpt.params, self._residuals[layer], gpt.config))
 
 
 class Trace(views.TraceView):

@@ -303,3 +303,18 @@ def test_the_stream_between_blocks_and_what_the_head_reads_of_it(tiny):
         np.testing.assert_allclose(logits, run.logits, atol=1e-5)
     assert stream_names(2, "post")[1:] == ["h.0.ln_2.normalized", "h.1.ln_2.normalized"]
     assert stream_names(2)[1:] == ["h.0.resid_post", "h.1.resid_post"]
+
+
+def test_the_logit_lens_decodes_a_post_ln_stream_without_ln_f(tmp_path):
+    """GPT-1's stream after each block is its ln_2.normalized, and there is no ln_f: the lens decodes that
+    stream with the head alone, so after the last block it gives the logits."""
+    gpt = GPT.from_pretrained(MODELS / "gpt1-tiny")
+    run = gpt.run([5, 6, 7, 8, 9])
+    lens = run.logit_lens()
+    assert lens.top_ids.shape == (gpt.config.n_layer + 1, 5)
+    np.testing.assert_allclose(lens.logits(-1), run.logits, rtol=1e-5, atol=1e-5)
+    assert run.names().index("h.0.resid_mid") < run.names().index("h.0.ln_1.normalized")  # GPT-1's order
+    run.save(tmp_path / "run.html")
+    assert "logit lens" in (tmp_path / "run.html").read_text().lower()
+    with pytest.raises(ValueError, match=r"needs h.1.ln_2.normalized \(and h.\*.ln_2.normalized\)"):
+        gpt.run([5, 6, 7], names=["h.0.*"]).logit_lens()
