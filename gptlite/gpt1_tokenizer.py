@@ -195,6 +195,13 @@ class GPT1Tokenizer:
         bytes_of_token(self.token_bytes, i)  # the checks: an integer id of the vocabulary
         return int(i)
 
+    def view(self, text: str, allowed_special="all"):
+        """How this tokenizer cuts a text, as a picture (`views.SplitView`), each token with its id."""
+        from .views import SplitView
+
+        ids = self.encode(text, allowed_special=allowed_special)
+        return SplitView(self.to_str_tokens(ids), ids, "GPT-1")
+
     def stream_decoder(self):
         """A StreamDecoder: token ids in one at a time, text out (each `</w>` a space, the last one's too)."""
         return StreamDecoder(self.token_bytes)

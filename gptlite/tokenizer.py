@@ -364,6 +364,14 @@ class Tokenizer:
         """Each token as a string of its own (a piece of a character split across tokens shows as U+FFFD)."""
         return [bytes_of_token(self.token_bytes, i).decode("utf-8", errors="replace") for i in ids]
 
+    def view(self, text: str, allowed_special="all"):
+        """How this tokenizer cuts a text, as a picture (`views.SplitView`: inline in Jupyter, `.save(path)` for
+        a browser, text in a terminal): each token with its id."""
+        from .views import SplitView  # here: tokenizing never needs the pictures
+
+        ids = self.encode(text, allowed_special=allowed_special)
+        return SplitView(self.to_str_tokens(ids), ids, self.name or "")
+
     def stream_decoder(self):
         """A StreamDecoder: token ids in one at a time, text out, never half a character."""
         return StreamDecoder(self.token_bytes)

@@ -7,6 +7,8 @@ from the network, so a saved page works offline and can be mailed around.
 
 * `TokenView`: the tokens of a text coloured by how likely the model found each
   one; hovering shows the likeliest alternatives at that place.
+* `SplitView`: how a tokenizer alone cuts a text, tokens in alternating colours
+  with their ids (`Tokenizer.view(text)`: GPT-2's, GPT-4's, GPT-4o's, ...).
 * `AttentionView`: every layer's and head's attention pattern, picked with two
   menus, as a heatmap (queries down, keys across) and as a token-to-token view
   (point at a token to shade the tokens it attends to).
@@ -198,6 +200,29 @@ class TokenView(View):
             shown = "" if p is None else f"{p:11.2%}"
             lines.append(f"{i:5d}  {shown:>11s}  {_shown(token)!r:16.16s}  {expected}")
         return "\n".join(lines)
+
+
+class SplitView(View):
+    """A text cut into tokens, with no model: alternating colours show where each token starts; hovering shows
+    its id."""
+
+    title = "tokens"
+
+    def __init__(self, tokens, ids, name=""):
+        self.tokens, self.ids, self.name = tokens, ids, name  # [n_tokens] strings and ids; the tokenizer's name
+
+    def body_html(self, uid):
+        colours = ("#dbeafe", "#fde68a")  # alternating, so that two tokens side by side are told apart
+        spans = "".join(
+            f'<span class="tok" style="background:{colours[i % 2]}" title="id {int(token_id)}">'
+            f"{html.escape(_shown(token))}</span>"
+            for i, (token, token_id) in enumerate(zip(self.tokens, self.ids))
+        )
+        name = f" by {html.escape(self.name)}" if self.name else ""
+        return f'<h3>{len(self.tokens)} tokens{name}</h3><div class="tokens">{spans}</div>'
+
+    def __str__(self):
+        return f"{len(self.tokens)} tokens: " + "|".join(_shown(t) for t in self.tokens)
 
 
 class AttentionView(View):

@@ -151,3 +151,10 @@ def test_the_downloaders_check_knows_gpt1s_files(tmp_path):
     (tmp_path / "merges.txt").write_text("#version: 0.2\nqq zz</w>\n")
     with pytest.raises(ValueError, match="joins tokens the vocabulary lacks"):
         check_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
+
+
+def test_the_split_view_shows_gpt1s_tokens():
+    tokenizer = GPT1Tokenizer.from_files(VOCAB / "vocab.json", VOCAB / "merges.txt")
+    view = tokenizer.view("Hello, World!")
+    assert view.ids == tokenizer.encode("Hello, World!") and view.tokens == tokenizer.to_str_tokens(view.ids)
+    assert "GPT-1" in view._repr_html_() and str(view).startswith(f"{len(view.ids)} tokens: ")

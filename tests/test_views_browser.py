@@ -96,3 +96,19 @@ def test_the_page_renders_and_the_head_picker_changes_the_cells(browser, page):
     urls = [m["params"]["request"]["url"] for m in requested if m["method"] == "Network.requestWillBeSent"]
     ours = [url for url in urls if not url.startswith(("chrome:", "chrome-untrusted:"))]  # the browser's own pages
     assert ours == [page.as_uri()], urls  # the page itself, and nothing from the network
+
+
+def test_a_tokenizers_split_view_renders_each_token_with_its_id(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    text = "def add(a, b):\n    return a + b  # GPT-4's tokens"
+    tokenizer = Tokenizer.from_pretrained("cl100k_base")
+    view = tokenizer.view(text)
+    ids = tokenizer.encode(text)
+    assert view.ids == ids and "".join(view.tokens) == text and str(view).startswith(f"{len(ids)} tokens: def|")
+    view.save(tmp_path / "split.html")
+    browser.get((tmp_path / "split.html").as_uri())
+    spans = browser.find_elements(By.CSS_SELECTOR, ".tokens .tok")
+    assert [s.get_attribute("title") for s in spans] == [f"id {i}" for i in ids]
+    assert len(set(backgrounds(spans[:2]))) == 2  # neighbours in different colours
+    assert "cl100k_base" in browser.find_element(By.CSS_SELECTOR, "h3").text
