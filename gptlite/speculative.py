@@ -218,6 +218,10 @@ class Speculation:
             raise ValueError("give prompt_lookup_num_tokens or assistant_model, not both")
         if prompt_lookup_num_tokens is not None:
             PromptLookup(prompt_lookup_num_tokens, max_matching_ngram_size)  # checks both
+        if assistant_model is not None and not (
+            hasattr(assistant_model, "engine") and hasattr(assistant_model, "config")
+        ):
+            raise ValueError(f"assistant_model must be a GPT, got {type(assistant_model).__name__}")
         if stats is not None and not isinstance(stats, Stats):
             raise ValueError("stats must be a gptlite.decoding.Stats")
         self.lookup, self.max_ngram = prompt_lookup_num_tokens, max_matching_ngram_size

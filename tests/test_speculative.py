@@ -136,6 +136,10 @@ def test_bad_options_are_refused_in_one_line(gpt, tiny):
         gpt.generate([1, 2], 5, prompt_lookup_num_tokens=2, num_beams=2)
     with pytest.raises(ValueError, match=r"draft model's vocabulary \(50257 tokens\) is not the target's \(120"):
         gpt.generate([1, 2], 5, assistant_model=tiny)
+    with pytest.raises(ValueError, match="assistant_model must be a GPT, got str"):
+        gpt.generate([1, 2], 5, assistant_model="distilgpt2")
+    with pytest.raises(ValueError, match="stats must be a gptlite.decoding.Stats"):
+        gpt.generate([1, 2], 5, stats={})
     with pytest.raises(ValueError, match="num_assistant_tokens must be an integer >= 1"):
         gpt.generate([1, 2], 5, assistant_model=gpt, num_assistant_tokens=0)
     with pytest.raises(ValueError, match="num_assistant_tokens_schedule must be"):
