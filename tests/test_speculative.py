@@ -109,6 +109,9 @@ def test_seeded_draft_sampling_repeats(gpt, drafts):
     first = gpt.generate(PROMPTS, 20, **options)
     assert gpt.generate(PROMPTS, 20, **options) == first
     assert gpt.generate(PROMPTS, 20, **{**options, "seed": 12}) != first
+    stats = Stats()  # the target as its own draft: q is p (to rounding), so the rule accepts (nearly) every draw
+    gpt.generate(PROMPTS, 20, **{**options, "assistant_model": gpt, "stats": stats})
+    assert stats.proposed > 40 and stats.acceptance_rate > 0.95
 
 
 def test_text_calls_stop_strings_and_trace(tiny):
