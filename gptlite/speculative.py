@@ -14,11 +14,12 @@ token is the proposal x_j it goes on, and at the first that is not, the rest is 
 After k accepted proposals the last position gives one more token ("bonus"), so a pass yields 1 to k + 1.
 
 The acceptance rule (Leviathan et al. 2023, "Fast Inference from Transformers via Speculative Decoding",
-Section 2.3 and Algorithm 1; Chen et al. 2023, "Accelerating Large Language Model Decoding with Speculative
-Sampling", Algorithm 2). Let p be the target's distribution at a place and q the distribution the
-proposal x was drawn from, both *processed* (`Sampler.distribution`: temperature, top-k, top-p, min-p,
-penalties and bans). Accept x with probability min(1, p(x) / q(x)); otherwise draw the token from
-norm(max(0, p - q)). Then the token is distributed as p exactly (Leviathan et al., Appendix A.1):
+Section 2.3 and Algorithm 1, analysed in Section 3; Chen et al. 2023, "Accelerating Large Language Model
+Decoding with Speculative Sampling", Algorithm 2, the same rule found independently). Let p be the target's
+distribution at a place and q the distribution the proposal x was drawn from, both *processed*
+(`Sampler.distribution`: temperature, top-k, top-p, min-p, penalties and bans). Accept x with probability
+min(1, p(x) / q(x)); otherwise draw the token from norm(max(0, p - q)). Then the token is distributed as p
+exactly (Leviathan et al., Appendix A.1):
 
     P(token = y) = q(y) min(1, p(y)/q(y)) + (1 - sum_x q(x) min(1, p(x)/q(x))) * max(0, p(y) - q(y)) / Z
                  = min(q(y), p(y)) + Z * max(0, p(y) - q(y)) / Z                    with Z = sum_y max(0, p - q)
