@@ -311,6 +311,43 @@ modern English rather than in Shakespeare's.
 for seed in range(3):
     print(f"seed {seed}:", repr(gpt.complete(prompt, 24, seed=seed)))
 """),
+    md("""
+## Several tokens a pass: prompt lookup
+
+A decode step reads every weight of the model to produce one token, so on a CPU it is bound by memory, not by
+arithmetic; a pass over a few more positions reads the weights once too and costs little more. Speculative
+decoding uses that: something cheap *proposes* the next few tokens, the model checks them all in one pass, and
+keeps a proposal only while it is what the model itself would have picked there (Leviathan et al. 2023).
+Prompt lookup (transformers' `prompt_lookup_num_tokens`) proposes without any second model: find the text's
+last two tokens earlier in the text, and propose the tokens that followed them there.
+"""),
+    code("""
+from gptlite.decoding import Stats
+from gptlite.speculative import prompt_lookup
+
+text = "First Citizen:\\nWe are accounted poor citizens.\\n\\nFirst Citizen:\\nWe are accounted"
+ids = gpt.encode_prompt(text)
+print("the text ends with", gpt.to_str_tokens(ids[-2:]), "-> proposed:", gpt.to_str_tokens(prompt_lookup(ids, 5, 2)))
+"""),
+    md("""
+Generation with proposals gives exactly the tokens it gives without them: a proposal the model disagrees with
+is replaced by the model's own pick, and the rest of that pass's proposals are dropped from the KV cache. What
+changes is how many passes it takes:
+"""),
+    code("""
+stats = Stats()
+with_lookup = gpt.complete(text, 60, temperature=0, prompt_lookup_num_tokens=5, stats=stats)
+assert with_lookup == gpt.complete(text, 60, temperature=0)  # token for token the plain greedy text
+print(repr(with_lookup[:120]))
+print(stats)
+print(f"{stats.accepted} of {stats.proposed} proposals kept: {stats.tokens_per_pass:.2f} tokens a pass instead of 1")
+"""),
+    md("""
+The bundled model is small and repeats itself little, so few proposals survive; a text whose continuation
+quotes its prompt (a summary, an answer about a passage, code being edited) keeps many more. With a seed,
+sampling with prompt lookup gives the seeded plain sample itself; a draft model (`assistant_model=`) gives the
+same distribution as plain sampling but other draws (README, "Speculative decoding").
+"""),
 ]
 
 INSIDE = [
