@@ -18,7 +18,7 @@ from gptlite.weights import hub
 from gptlite.weights.checkpoint import load_dir
 
 from fakehub import FakeHub
-from helpers import MODELS, reference
+from helpers import MODELS, central_differences, reference
 
 FIXTURES = ["gpt1-tiny", "gpt1-deep", "gpt1-wide"]
 
@@ -255,18 +255,9 @@ def test_post_ln_gradients_match_central_finite_differences():
     loss, acts = forward(params, ids, targets, config)
     grads = flatten(backward(params, acts))
     assert grads.keys() == flat.keys() and "ln_f.g" not in grads
-    eps = 1e-6
-    for name, p in flatten(params).items():
-        numeric = np.zeros_like(p)
-        for i in np.ndindex(p.shape):
-            saved = p[i]
-            p[i] = saved + eps
-            up = forward(params, ids, targets, config)[0]
-            p[i] = saved - eps
-            down = forward(params, ids, targets, config)[0]
-            p[i] = saved
-            numeric[i] = (up - down) / (2 * eps)
-        np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-8, err_msg=name)
+    numeric = central_differences(params, lambda: forward(params, ids, targets, config)[0])
+    for name in flat:
+        np.testing.assert_allclose(grads[name], numeric[name], rtol=1e-5, atol=1e-8, err_msg=name)
 
 
 def test_training_forward_is_the_inference_forward_post_ln(tiny):
