@@ -9,6 +9,11 @@ from gptlite.model import flatten, init_params
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODELS = FIXTURES / "models"
+# A short text the training tests train on: a tokenizer and a tiny model learn it in a few steps.
+TEXT = (
+    "The weather today is fair and bright. The king is in his castle, and the queen is in the garden.\n"
+    "What light through yonder window breaks? It is the east, and the sun is bright.\n"
+) * 40
 
 
 def reference(name):

@@ -16,17 +16,14 @@ import pytest
 
 from gptlite import GPT
 from gptlite import train as train_module
-from gptlite.tokenizer import save_vocab, train_bpe
 from gptlite.train import main as train_main
 from gptlite.weights import safetensors
 from gptlite.weights.checkpoint import checkpoint_folder
 
+from helpers import TEXT
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-TEXT = (
-    "The weather today is fair and bright. The king is in his castle, and the queen is in the garden.\n"
-    "What light through yonder window breaks? It is the east, and the sun is bright.\n"
-) * 40
 
 
 def one_line(text):
@@ -36,14 +33,6 @@ def one_line(text):
 
 
 # ---------------------------------------------------------------- training
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    (root / "text.txt").write_text(TEXT)
-    save_vocab(root / "tok", *train_bpe(TEXT, 300))
-    return root
 
 
 def train_argv(corpus, out, steps=6, data=None):

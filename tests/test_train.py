@@ -14,19 +14,15 @@ from gptlite import GPT, Config, Tokenizer
 from gptlite import train as train_module
 from gptlite.backprop import backward, forward
 from gptlite.model import flatten, init_params, nest
-from gptlite.tokenizer import PATTERN, bytes_to_unicode, merge_pair, save_vocab, train_bpe
+from gptlite.tokenizer import PATTERN, bytes_to_unicode, merge_pair, train_bpe
 from gptlite.train import clip_gradients, parser
 from gptlite.train import main as train_main
 from gptlite.train_tokenizer import main as train_tokenizer_main
 from gptlite.weights.checkpoint import checkpoint_folder
 
-from helpers import central_differences
+from helpers import TEXT, central_differences
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXT = (
-    "The weather today is fair and bright. The king is in his castle, and the queen is in the garden.\n"
-    "What light through yonder window breaks? It is the east, and the sun is bright.\n"
-) * 40
 
 
 def random_params(config, seed):
@@ -75,14 +71,6 @@ def test_gradients_match_central_finite_differences():
         assert grads[name].shape == p.shape, name
         np.testing.assert_allclose(grads[name], numeric[name], rtol=1e-5, atol=1e-8, err_msg=name)
     assert np.abs(grads["wpe"][6]).max() == 0  # position 6 is never used by 6-token inputs
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    (root / "text.txt").write_text(TEXT)
-    save_vocab(root / "tok", *train_bpe(TEXT, 300))
-    return root
 
 
 def run(corpus, out, steps, *extra, status=0):
