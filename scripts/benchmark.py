@@ -67,7 +67,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # be
 
 import numpy as np  # noqa: E402
 
-from gptlite import GPT, Config, Tokenizer  # noqa: E402
+from gptlite import GPT, Config, Tokenizer, course  # noqa: E402
 from gptlite.decoding import Stats  # noqa: E402
 from gptlite.model import attention_mask, flatten, init_params  # noqa: E402
 from gptlite.releases import GPT2_VOCAB, RELEASES  # noqa: E402
@@ -321,7 +321,7 @@ LONG_PIECES = {  # single pieces a quadratic BPE takes minutes over (100,000 x "
 def tokenizer_rate():
     """Cold-cache MB/s on the bundled English text, on gptlite's own source code, and on long single pieces."""
     texts = {
-        "english": (ROOT / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8"),
+        "english": course.text("hamlet"),
         "code": "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "gptlite").glob("*.py"))),
         **{f"long {name}": text for name, text in LONG_PIECES.items()},
     }
@@ -365,7 +365,7 @@ def cl100k_rates():
     """cl100k_base (GPT-3.5/GPT-4) MB/s on English prose, interleaved: in each round every contender gets a fresh
     encoder (not timed), encodes the text once with an empty cache ("cold") and once more ("warm"). The ids
     must agree."""
-    text = (ROOT / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8")
+    text = course.text("hamlet")
     n_bytes, contenders = len(text.encode("utf-8")), cl100k_contenders()
     rates = {f"{lib} {state}": [] for lib in contenders for state in ("cold", "warm")}
     ids = {}

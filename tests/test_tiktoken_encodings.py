@@ -11,6 +11,7 @@ from array import array
 import pytest
 
 import gptlite.vocab as vocab_module
+from gptlite import course
 from gptlite.bpe import SHORT_PIECE, merge_by_heap, merge_by_scan
 from gptlite.tokenizer import PATTERN, Tokenizer, without_lone_surrogates
 
@@ -204,7 +205,7 @@ def ascii_texts():
              "4567", "!", "/", ".", "_", "\x00"]  # fmt: skip
     texts += ["".join(rng.choices(edges, k=rng.randrange(1, 20))) for _ in range(5000)]
     texts += ["".join(rng.choices(characters, k=rng.randrange(1, 40))) for _ in range(5000)]
-    return texts + [(FIXTURES.parents[1] / "scripts" / "bench_data" / "hamlet.md").read_text(encoding="utf-8")]
+    return texts + [course.text("hamlet")]
 
 
 def test_the_fast_route_on_ascii_cuts_the_pieces_regex_cuts(tok):
