@@ -158,9 +158,9 @@ assert check(bytes_to_unicode, tokenizer.bytes_to_unicode, [()])
 
 GPT-2's merge list (`vocab.bpe`) holds 50,000 pairs of symbols, learned from WebText, in the order they were
 learned. In gptlite it is `tok.ranks`: a dict from a pair `(left, right)` to its **rank**, the pair's line in the
-file counted from 0. Rank 0 is the first merge learned (in BPE, the commonest pair in the training text). Each merge makes one new
-symbol, which later merges can use in turn, and each new symbol is a token: the one that the merge of rank `r`
-makes has the id `256 + r`.
+file counted from 0. Rank 0 is the first merge learned (in BPE, the commonest pair in the training text). Each
+merge makes one new symbol, which later merges can use in turn, and each new symbol is a token: the one that the
+merge of rank `r` makes has the id `256 + r`.
 """),
     code("""
 by_rank = sorted(tok.ranks, key=tok.ranks.get)
@@ -239,7 +239,8 @@ def symbols_of(piece):
     return "".join(table[b] for b in piece.encode("utf-8"))
 
 
-bpe_cases = [(symbols_of(piece),) for piece in [" tokenizer", " 2026", " SolidGoldMagikarp", "Привет", " 😀", "a"]]
+pieces_to_merge = [" tokenizer", " 2026", " SolidGoldMagikarp", "Привет", " 😀", "a"]
+bpe_cases = [(symbols_of(piece),) for piece in pieces_to_merge]
 check(bpe, tok.bpe, bpe_cases)
 """),
     solution("""
@@ -362,7 +363,8 @@ assert "".join(streamed) + stream.flush() == line
 GPT-2's pattern keeps a run of digits together as one piece, and BPE splits it wherever the merges learned from
 WebText happen to: the split has nothing to do with place value. `' 2026'` is `' 20'` and `'26'`, while every
 year from 1900 to 2022 is a single token. Later tokenizers fixed a rule instead: cl100k_base (GPT-3.5, GPT-4)
-cuts digits into runs of at most three, from the left.
+cuts digits into runs of at most three, from the left, and leaves the space before a number as a token of its
+own.
 """),
     code("""
 assert tok.to_str_tokens(tok.encode(" 2026")) == [" 20", "26"]
@@ -372,11 +374,12 @@ for number in [" 2026", " 1234567"]:
     print(f"{number!r:11} gpt2: {tok.to_str_tokens(tok.encode(number))}  cl100k_base: "
           f"{cl100k.to_str_tokens(cl100k.encode(number))}")
 assert cl100k.to_str_tokens(cl100k.encode(" 1234567")) == [" ", "123", "456", "7"]
+assert cl100k.to_str_tokens(cl100k.encode(" 2026")) == [" ", "202", "6"]
 """),
     md("""
 The picture shows how many tokens GPT-2 needs for each number from 0 to 9,999 (with its leading space), one row
-per hundred. Every number below 300 is a single token, and so is every number of the 1900s row: small numbers and
-years were common in WebText. Elsewhere the count changes from one number to the next, with no pattern that a
+per hundred. Every number below 300 is a single token, and so is every number of the 1900s row: small numbers
+and years were common in WebText. Elsewhere the count changes from one number to the next, with no pattern that a
 model learning arithmetic could rely on.
 """),
     code("""
@@ -463,8 +466,8 @@ The usual explanation: the vocabulary was learned from one set of text and the m
 strings were common in the first (usernames from a Reddit counting forum, among them " SolidGoldMagikarp") and
 became whole tokens, but the model hardly ever saw them in training, so their embeddings were barely trained.
 In 2023 Rumbelow and Watkins found such tokens among those whose embeddings sit closest to the average one, and
-showed that GPT-3 models could not repeat them back. Note the space again: with it the name is one token, without it two. o200k_base, whose vocabulary
-was learned afresh, has no such token.
+showed that GPT-3 models could not repeat them back. Note the space again: with it the name is one token,
+without it two. o200k_base, whose vocabulary was learned afresh, has no such token.
 """),
     code("""
 for name in [" SolidGoldMagikarp", "SolidGoldMagikarp"]:
@@ -477,8 +480,8 @@ assert len(o200k.encode(" SolidGoldMagikarp")) > 1
     md("""
 ## The special token `<|endoftext|>`
 
-GPT-2 has one token that ordinary text never encodes to: `<|endoftext|>`, the last id, which separated documents in
-training. If a user's text could turn into it just by containing the characters `<|endoftext|>`, that text
+GPT-2 has one token that ordinary text never encodes to: `<|endoftext|>`, the last id, which separated
+documents in training. If a user's text could turn into it just by containing the characters `<|endoftext|>`, that text
 could end a document early or inject a control token, so `encode` refuses such text unless told what to do:
 `allowed_special={"<|endoftext|>"}` (or `"all"`) encodes it as the special id, and `disallowed_special=()`
 encodes it as the ordinary characters it is made of.
@@ -502,8 +505,8 @@ assert tok.decode(special) == tok.decode(plain) == document
 OpenAI never published the code that learned GPT-2's merges. `train_bpe` is a reconstruction of the idea
 (Sennrich et al. 2016, on bytes, inside the pieces of GPT-2's pattern): count every adjacent pair of symbols,
 merge the most frequent everywhere, repeat. It is not GPT-2's trainer, and run on WebText it need not give
-GPT-2's merges (ties, for one, are broken its own way). On one paragraph the first merges are the commonest pairs
-of English letters, and the space already joins the words.
+GPT-2's merges (ties, for one, are broken by a rule of its own). On one paragraph the first merges are the
+commonest pairs of English letters, and the space already joins the words.
 """),
     code("""
 paragraph = (
