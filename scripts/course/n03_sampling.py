@@ -140,7 +140,8 @@ def with_temperature(logits, t):
 def library_temperature(logits, t):
     return Sampler(temperature=t, top_k=0).distribution(logits, [])   # top_k=0: nothing but the temperature
 
-check(with_temperature, library_temperature, [(logits, 1.0), (logits, 0.5), (logits, 1.5), (logits, 0.05)])
+temperature_cases = [(logits, 1.0), (logits, 0.5), (logits, 1.5), (logits, 0.05)]
+check(with_temperature, library_temperature, temperature_cases);
 """),
     solution("""
 def with_temperature(logits, t):
@@ -149,7 +150,7 @@ def with_temperature(logits, t):
     return e / e.sum()
 
 
-assert check(with_temperature, library_temperature, [(logits, 1.0), (logits, 0.5), (logits, 1.5), (logits, 0.05)])
+assert check(with_temperature, library_temperature, temperature_cases)
 """),
     code("""
 temperatures = [0.5, 1.0, 1.5]
@@ -206,7 +207,8 @@ def top_k_filter(logits, k):
 """),
     code("""
 ties = np.array([1.0, 3.0, 2.0, 2.0, 0.5], np.float32)  # k=2 keeps 3.0 and both 2.0s
-check(top_k_filter, apply_top_k, [(logits, 40), (logits, 1), (ties, 2), (ties, 5)])
+top_k_cases = [(logits, 40), (logits, 1), (ties, 2), (ties, 5)]
+check(top_k_filter, apply_top_k, top_k_cases);
 """),
     solution("""
 def top_k_filter(logits, k):
@@ -216,7 +218,7 @@ def top_k_filter(logits, k):
     return out
 
 
-assert check(top_k_filter, apply_top_k, [(logits, 40), (logits, 1), (ties, 2), (ties, 5)])
+assert check(top_k_filter, apply_top_k, top_k_cases)
 """),
     md("""
 ### Exercise 3: top-p
@@ -231,7 +233,8 @@ def top_p_filter(logits, p):
     raise NotImplementedError
 """),
     code("""
-check(top_p_filter, apply_top_p, [(logits, 0.9), (logits, 0.5), (logits, 0.05), (apply_top_k(logits, 40), 0.8)])
+top_p_cases = [(logits, 0.9), (logits, 0.5), (logits, 0.05), (apply_top_k(logits, 40), 0.8)]
+check(top_p_filter, apply_top_p, top_p_cases);
 """),
     solution("""
 def top_p_filter(logits, p):
@@ -243,7 +246,7 @@ def top_p_filter(logits, p):
     return out
 
 
-assert check(top_p_filter, apply_top_p, [(logits, 0.9), (logits, 0.5), (logits, 0.05), (apply_top_k(logits, 40), 0.8)])
+assert check(top_p_filter, apply_top_p, top_p_cases)
 """),
     md("""
 `Sampler.process` applies them in transformers' order (temperature, then top-k, then top-p on what is left);
@@ -282,8 +285,8 @@ for name, row in rows.items():
     p = softmax(row.astype(np.float64))
     for label, cut in [("top_k=40", apply_top_k(row, 40)), ("top_p=0.9", apply_top_p(row, 0.9))]:
         survivors = np.isfinite(cut)
-        kept[name, label] = (int(survivors.sum()), float(p[survivors].sum()))
-        print(f"{name:6} {label:9}: keeps {kept[name, label][0]:4d} tokens, {kept[name, label][1]:.1%} of the probability")
+        n_kept, mass = kept[name, label] = int(survivors.sum()), float(p[survivors].sum())
+        print(f"{name:6} {label:9}: keeps {n_kept:4d} tokens, {mass:.1%} of the probability")
     print(f"{name:6} likeliest: {gpt.token_str(int(p.argmax()))!r} {p.max():.2%}")
 
 p_le = softmax(rows["peaked"].astype(np.float64))[gpt.tokenizer.encode("le")[0]]
@@ -294,7 +297,7 @@ assert kept["peaked", "top_k=40"][0] == 40 and kept["peaked", "top_p=0.9"][0] ==
     md("""
 So after "...came to the cast", 'le' has 97% (asserted above): top-p with p = 0.9 keeps it alone, while top-k
 with k = 40 still draws one of the other 39 tokens about 3% of the time. In the pictures (a log scale, so
-that the tail shows), the bars in colour are the tokens each rule keeps, grey those it cuts:
+that the tail shows), the tokens in colour are those each rule keeps, in grey those it cuts:
 """),
     code("""
 others = 1 - p_le / kept["peaked", "top_k=40"][1]        # after top-k, renormalised over the 40 kept
@@ -306,8 +309,10 @@ for r, (name, row) in enumerate(rows.items()):
     p = softmax(row.astype(np.float64))
     shown = np.argsort(-p)[: {"flat": 400, "peaked": 60}[name]]
     for c, (label, cut) in enumerate([("top_k=40", apply_top_k(row, 40)), ("top_p=0.9", apply_top_p(row, 0.9))]):
-        colours = np.where(np.isfinite(cut[shown]), "tab:blue", "lightgrey")
-        axes[r, c].bar(range(len(shown)), p[shown], width=1.0, color=colours)
+        ranks, floor, stays = np.arange(len(shown)), p[shown].min() / 2, np.isfinite(cut[shown])
+        for where, colour in [(stays, "tab:blue"), (~stays, "lightgrey")]:   # one filled area each: fast to draw
+            axes[r, c].fill_between(ranks, floor, p[shown], where=where, step="mid", color=colour)
+        axes[r, c].bar(0, p[shown[0]] - floor, bottom=floor, width=1.0, color="tab:blue")   # always kept
         axes[r, c].set_yscale("log")
         axes[r, c].set_title(f"{name} ({contexts[name][-12:]!r}): {label}")
         axes[r, c].set_xlabel(f"the {len(shown)} likeliest tokens, by rank")
@@ -367,7 +372,7 @@ def ban_ngrams(logits, history, n):
 looping = ids + greedy                                    # the greedy text above, which repeats itself
 ngram_cases = [(logits, looping, 3), (logits, looping, 2), (logits, [5, 6, 7, 5, 6], 3), (logits, [5, 6], 3),
                (logits, [9, 9, 9], 1)]
-check(ban_ngrams, ban_repeated_ngrams, ngram_cases)
+check(ban_ngrams, ban_repeated_ngrams, ngram_cases);
 """),
     solution("""
 def ban_ngrams(logits, history, n):
