@@ -27,6 +27,7 @@ from course import (  # noqa: E402  (the course's modules live beside this scrip
     n06_training,
     n07_tasks,
     n08_family,
+    n09_bias,
 )
 
 NOTEBOOKS = {
@@ -38,6 +39,7 @@ NOTEBOOKS = {
     "06_training.ipynb": n06_training.CELLS,
     "07_tasks.ipynb": n07_tasks.CELLS,
     "08_family.ipynb": n08_family.CELLS,
+    "09_bias.ipynb": n09_bias.CELLS,
 }
 
 
