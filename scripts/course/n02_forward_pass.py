@@ -427,6 +427,20 @@ others = np.delete(previous.ravel(), 0)
 assert previous[0, 0] > max(0.4, 2 * others.max(), 5 * even)
 """),
     md("""
+The patterns of all sixteen heads, on the first 24 tokens of the passage, show the same: only head 0.0 has a
+bright line just below the diagonal. (The first 24 rows of a pattern only see the first 24 keys, so each row
+shown still sums to 1.)
+"""),
+    code("""
+fig, axes = plt.subplots(config.n_layer, n_head, figsize=(8, 8))
+for (layer, head), ax in np.ndenumerate(axes):
+    ax.imshow(passage_patterns[layer, head, :24, :24], cmap="viridis", vmin=0, vmax=1)
+    ax.set(title=f"head {layer}.{head}", xticks=[], yticks=[])
+fig.suptitle("Every head's pattern on 24 tokens of held-out text (query down, key across)")
+fig.tight_layout()
+plt.show()
+"""),
+    md("""
 Head 0.0 puts more than twice as much weight on the previous token as any other head, and more than five times
 what an even spread would. A previous-token head copies information about token *i - 1* into position *i*,
 so that later layers can use pairs of tokens, not just the current one.
