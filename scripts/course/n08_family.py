@@ -325,6 +325,7 @@ assert in_millions == {"gpt2": 124, "gpt2-medium": 355, "gpt2-large": 774, "gpt2
 assert in_millions == {name: int(RELEASES[name].openai_folder[:-1]) for name in in_millions}  # OpenAI's folders
 assert 1.5e9 < sizes["gpt2-xl"] < 1.6e9  # the model card's "1.5 billion"
 assert [configs[name].n_layer for name in in_millions] == [12, 24, 36, 48]
+assert configs["distilgpt2"].n_layer == 6 and configs["distilgpt2"].n_embd == configs["gpt2"].n_embd
 assert round(sizes["openai-gpt"] / 1e6) == 117 and configs["openai-gpt"].n_ctx == 512
 assert configs["gpt2"].n_ctx == 1024 and configs["gpt2"].n_vocab == 50257 and configs["openai-gpt"].n_vocab == 40478
 """),
