@@ -50,8 +50,8 @@ show(logits)
 
 The softmax of the logits is a probability distribution over the vocabulary: sampling means drawing one token
 from it, so that the likeliest token here, with about a fifth of the probability, comes about one time in
-five. NumPy draws from a distribution with
-`rng.choice(n, p=probabilities)`; drawn many times, the frequencies approach the probabilities.
+five. NumPy draws from a distribution with `rng.choice(n, p=probabilities)`; drawn many times, the frequencies
+approach the probabilities.
 """),
     code("""
 probabilities = softmax(logits.astype(np.float64))      # float64: rng.choice wants p to sum to 1 closely
@@ -415,21 +415,28 @@ assert beam_lp.mean() > greedy_lp.mean()
 """),
     md("""
 Higher probability is not better text, which is Holtzman et al.'s central point: text people write is far less
-probable, token by token, than what greedy or beam search produce, and its probability jumps about, while the
-searches' stays high. The same 40 tokens' worth of held-out Shakespeare, which the model never saw:
+probable, token by token, than what greedy or beam search produce. People keep choosing words the model thought
+unlikely; a search never does. Here are 40 tokens of held-out Shakespeare, which the model never saw: more than a
+quarter of them are tokens the model gave less than 1%, and neither search picked a single one:
 """),
     code("""
 human = gpt.encode_prompt(course.text("heldout")[:400])
 human_lp = token_log_probs(human[:8], human[8 : 8 + n_new])   # 40 tokens after the first 8
 print(f"mean log-probability a token: human {human_lp.mean():.3f}")
 assert human_lp.mean() < greedy_lp.mean() < beam_lp.mean()
+unlikely = {name: int(np.sum(np.exp(lp) < 0.01)) for name, lp in
+            [("beam", beam_lp), ("greedy", greedy_lp), ("human", human_lp)]}
+print("tokens the model gave under 1%, of 40:", unlikely)
+assert unlikely["beam"] == unlikely["greedy"] == 0 and unlikely["human"] > n_new / 4
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot(np.exp(beam_lp), label="beam search (4 beams)")
-ax.plot(np.exp(human_lp), label="held-out Shakespeare")
+ax.plot(np.exp(beam_lp), marker=".", label="beam search (4 beams)")
+ax.plot(np.exp(human_lp), marker=".", label="held-out Shakespeare")
+ax.axhline(0.01, color="grey", linestyle=":", label="1%")
+ax.set_yscale("log")
 ax.set_title("the probability of each token: search versus people")
 ax.set_xlabel("token")
-ax.set_ylabel("probability")
+ax.set_ylabel("probability (log scale)")
 ax.legend()
 plt.show()
 """),
@@ -493,11 +500,12 @@ assert with_lookup == gpt.complete(text, 60, temperature=0)  # token for token t
 print(repr(with_lookup[:120]))
 print(stats)
 print(f"{stats.accepted} of {stats.proposed} proposals kept: {stats.tokens_per_pass:.2f} tokens a pass instead of 1")
-assert stats.tokens_per_pass > 1
+assert stats.tokens_per_pass > 1 and stats.accepted < stats.proposed / 2
+assert with_lookup.startswith(" to the people")
 """),
     md("""
-The bundled model is small and repeats itself little, so few proposals survive; a text whose continuation
-quotes its prompt (a summary, an answer about a passage, code being edited) keeps many more. With a seed,
+Here most proposals fail: the continuation soon leaves the prompt's words ("to the people", not "poor
+citizens"), and a proposal copied from the prompt is then wrong. A text whose continuation quotes its prompt (a summary, an answer about a passage, code being edited) keeps many more. With a seed,
 sampling with prompt lookup gives the seeded plain sample itself; a draft model (`assistant_model=`) gives the
 same distribution as plain sampling but other draws (README, "Speculative decoding").
 """),

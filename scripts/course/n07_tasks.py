@@ -139,8 +139,8 @@ assert parser().parse_args(["data.jsonl", "--task", "translate"]).examples == 8 
 ### Exercise 2: BLEU's clipped n-gram counts
 
 BLEU's core is the *clipped* n-gram precision: of the prediction's n-grams, how many occur in the reference,
-each counted at most as often as the reference has it, so that "the the the the" earns no more than the
-reference's one "the". Tokenise both with `tokenize_13a` (sacrebleu's default tokeniser), and return the clipped
+each counted at most as often as the reference has it, so that "le le le le" earns no more than the
+reference's one "le". Tokenise both with `tokenize_13a` (sacrebleu's default tokeniser), and return the clipped
 matches and the prediction's number of n-grams; `bleu` sums these over the corpus for n = 1..4 and takes the
 geometric mean of the ratios.
 """),
@@ -288,6 +288,11 @@ item = {"story": story, "questions": ["Who loves Juliet?", "Where do they meet?"
 main([str(folder / "coqa.jsonl"), "--task", "qa", "--max-new-tokens", "16", "--out", str(folder / "out.jsonl"),
       "--quiet"])
 print((folder / "out.jsonl").read_text())
+
+from gptlite.tasks import report
+scale = report("qa", [{"f1": [0.5, 1.0], "exact_match": [0.0, 1.0]}])   # two answers: F1 0.5 and 1, one exact
+print("the 0-100 scale:", scale)
+assert scale == {"stories": 1, "questions": 2, "f1": 75.0, "exact_match": 50.0}
 """),
     md("""
 ## With gpt2, on a machine with network
