@@ -99,8 +99,8 @@ guessing?
 GPT-2 was trained on web pages separated by `<|endoftext|>`, so for gpt2 that token means "a new document starts
 here". The bundled model's training text is the plays joined by blank lines, with no `<|endoftext|>` anywhere
 (the held-out split below has none either): it never saw that token as an input. At position 0 it gets an
-embedding it never learned to read, and it predicts what usually comes next in the middle of a line:
-punctuation and a line break. A capitalised word with no space before it comes after a line break, which the
+embedding it never learned to read, and it predicts what usually follows a word in the middle of a line:
+punctuation or the end of the line. A capitalised word with no space before it comes after a line break, which the
 model does not know has happened. Give it the line break and `'Shall'` costs 9 bits.
 
 The first token's cost is a fact about the convention, not about the text. That is why Hugging Face's guide does
@@ -271,7 +271,7 @@ assert all(0 < abs(p.guide_perplexity / p.perplexity - 1) < 1e-3 for p in (resul
 """),
     md("""
 The same from the shell, for a file of any size, is `python -m gptlite.eval FILE --stride 64`; `--task lambada`
-and `--task choice` run the zero-shot tasks of the next notebook. With gpt2 on WikiText-2 the guide's own numbers
+(the last word of a passage) and `--task choice` (multiple choice by likelihood) run two zero-shot benchmarks. With gpt2 on WikiText-2 the guide's own numbers
 come out (the README has the commands; gpt2 cannot be downloaded in this offline course).
 """),
 ]
