@@ -60,6 +60,8 @@ def difference(got, want, *, rtol=1e-5, atol=1e-6):
             if problem:
                 return f"item {i}: {problem}"
         return ""
+    if is_real(want) and is_real(got):  # a loss, a probability: equal within the tolerance, as arrays are
+        return "" if np.isclose(got, want, rtol=rtol, atol=atol) else f"expected {want!r}, got {got!r}"
     if not isinstance(want, np.ndarray):
         return "" if got == want else f"expected {want!r}, got {got!r}"
     if not isinstance(got, np.ndarray):
@@ -74,3 +76,8 @@ def difference(got, want, *, rtol=1e-5, atol=1e-6):
     where = np.unravel_index(np.argmin(close), got.shape)
     at, wrong = tuple(map(int, where)), np.count_nonzero(~close)
     return f"{wrong} of {got.size} values differ; at {at} got {got[where]!r}, expected {want[where]!r}"
+
+
+def is_real(value):
+    """A Python or NumPy real number, not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))

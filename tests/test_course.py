@@ -51,3 +51,5 @@ def test_tuples_and_plain_values_are_compared_item_by_item():
     assert course.difference((X, 3), (X, 3)) == ""
     assert course.difference((X, 3), (X, 4)) == "item 1: expected 4, got 3"
     assert course.difference(X, (X, X)) == "expected a tuple of 2 arrays, got ndarray"
+    assert course.difference(np.float32(0.1) * 3, 0.3) == ""  # numbers within the tolerance, as arrays are
+    assert course.difference(0.31, 0.3) == "expected 0.3, got 0.31"
