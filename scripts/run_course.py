@@ -20,7 +20,8 @@ from nbclient.exceptions import CellExecutionError
 
 def run_twice(path):
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    resources = {"metadata": {"path": str(path.parent)}}  # the kernel starts in the notebook's folder
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources=resources)
     with client.setup_kernel():
         for round_ in ("first run", "second run"):
             for index, cell in enumerate(notebook.cells):
