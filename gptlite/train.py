@@ -36,7 +36,7 @@ from .model import Config, flatten, init_params, nest
 from .progress import progress_bar
 from .tokenizer import Tokenizer, find_vocab_files
 from .weights import safetensors
-from .weights.checkpoint import WEIGHTS_FILE, checkpoint_folder, converted_config, save_converted
+from .weights.checkpoint import checkpoint_folder, converted_config, converted_tensors, save_converted
 
 try:
     import fcntl
@@ -219,7 +219,7 @@ def save_checkpoint(out_dir, config, params, optimizer, step, tokenizer, state):
 def load_checkpoint(out_dir, optimizer):
     """Restore weights (as writable float32 copies) and optimizer state; return (params, train state)."""
     folder = checkpoint_folder(out_dir)
-    flat = {k: np.array(v, dtype=np.float32) for k, v in safetensors.load(folder / WEIGHTS_FILE).items()}
+    flat = {k: np.array(v, dtype=np.float32) for k, v in converted_tensors(folder).items()}
     moments = safetensors.load(folder / "optimizer.safetensors")
     header, _ = safetensors.read_header(folder / "optimizer.safetensors")
     if set(moments) != {f"{m}.{k}" for m in "mv" for k in optimizer.m}:

@@ -32,8 +32,7 @@ from gptlite import GPT  # noqa: E402
 from gptlite.tokenizer import save_vocab, train_bpe  # noqa: E402
 from gptlite.train import main as train_main  # noqa: E402
 from gptlite.train import split_point  # noqa: E402
-from gptlite.weights import safetensors  # noqa: E402
-from gptlite.weights.checkpoint import checkpoint_folder, save_converted  # noqa: E402
+from gptlite.weights.checkpoint import checkpoint_folder, converted_tensors, save_converted  # noqa: E402
 
 WORK = ROOT / "build" / "bundled"
 ASSET = ROOT / "gptlite" / "assets" / "gptlite-shakespeare"
@@ -124,7 +123,7 @@ def package(run, vocab_dir, training_minutes, total_minutes, corpus):
     """float16 weights + tokenizer + model card into the package's assets, and the held-out text into the course's texts."""
     gpt = GPT.from_pretrained(run)
     folder = checkpoint_folder(run)
-    flat = {k: np.asarray(v) for k, v in safetensors.load(folder / "weights.safetensors").items()}
+    flat = {k: np.asarray(v) for k, v in converted_tensors(folder).items()}
     save_converted(
         ASSET,
         gpt.config,

@@ -170,3 +170,53 @@ def test_options_survive_conversion(tmp_path):
     assert not gpt.config.tie_word_embeddings and gpt.params["lm_head"].shape == (200, 32)
     ref = reference("options/untied_head")
     assert np.abs(gpt(ref["prompt"]) - ref["logits"]).max() <= 1e-4
+
+
+@pytest.mark.parametrize("model, head", [("tiny", "wte"), ("options/untied_head", "lm_head")])
+def test_version_2_stores_the_head_transposed_and_loads_it_as_a_view(tmp_path, model, head):
+    """On disk the head is [n_embd, n_vocab], C order; loaded, it is [n_vocab, n_embd] again, a view of the map."""
+    convert(MODELS / model, tmp_path / "out")
+    meta = json.loads((tmp_path / "out" / "gptlite.json").read_text())
+    assert meta["version"] == 2 and meta["stored_transposed"] == [head]
+    stored = safetensors.load(tmp_path / "out" / "weights.safetensors")[head]
+    gpt, original = GPT.from_pretrained(tmp_path / "out"), GPT.from_pretrained(MODELS / model)
+    loaded = gpt.params[head]
+    assert stored.shape == loaded.shape[::-1] and stored.flags.c_contiguous
+    assert loaded.shape == original.params[head].shape and loaded.T.flags.c_contiguous
+    bases = [loaded]
+    while getattr(bases[-1], "base", None) is not None:
+        bases.append(bases[-1].base)
+    assert any(isinstance(base, np.memmap) for base in bases)  # a view of the file's map, not a copy
+    np.testing.assert_array_equal(loaded, original.params[head])
+    ids = reference(model)["prompt"]
+    np.testing.assert_allclose(gpt(ids), original(ids), rtol=1e-5, atol=1e-5)
+
+
+def test_version_1_files_still_load(tmp_path):
+    """A directory converted before version 2 stores every tensor as named; it loads to the same weights."""
+    convert(MODELS / "tiny", tmp_path / "v2")
+    v2 = GPT.from_pretrained(tmp_path / "v2")
+    (tmp_path / "v1").mkdir()
+    for name in ("encoder.json", "vocab.bpe"):
+        shutil.copy(tmp_path / "v2" / name, tmp_path / "v1" / name)
+    safetensors.save(tmp_path / "v1" / "weights.safetensors", {k: np.ascontiguousarray(v) for k, v in
+                     safetensors.load(tmp_path / "v2" / "weights.safetensors").items() if k != "wte"}
+                     | {"wte": np.ascontiguousarray(v2.params["wte"])})  # fmt: skip
+    meta = json.loads((tmp_path / "v2" / "gptlite.json").read_text())
+    del meta["stored_transposed"]
+    (tmp_path / "v1" / "gptlite.json").write_text(json.dumps(meta | {"version": 1}))
+    v1 = GPT.from_pretrained(tmp_path / "v1")
+    assert v1.params["wte"].flags.c_contiguous
+    np.testing.assert_array_equal(v1(reference("tiny")["prompt"]), v2(reference("tiny")["prompt"]))
+
+
+@pytest.mark.parametrize(
+    "change", [{"version": 3}, {"version": 1}, {"stored_transposed": "wte"}, {"stored_transposed": ["h.0"]},
+               {"stored_transposed": [["wte"]]}],
+)  # fmt: skip
+def test_a_bad_version_or_stored_transposed_is_refused_in_one_line(tmp_path, change):
+    convert(MODELS / "tiny", tmp_path / "out")
+    meta = json.loads((tmp_path / "out" / "gptlite.json").read_text())
+    (tmp_path / "out" / "gptlite.json").write_text(json.dumps(meta | change))
+    with pytest.raises(ValueError, match=r"gptlite.json: (not a gptlite model of version 1 or 2|stored_transposed)"):
+        GPT.from_pretrained(tmp_path / "out")
