@@ -505,8 +505,8 @@ assert tok.decode(special) == tok.decode(plain) == document
 OpenAI never published the code that learned GPT-2's merges. `train_bpe` is a reconstruction of the idea
 (Sennrich et al. 2016, on bytes, inside the pieces of GPT-2's pattern): count every adjacent pair of symbols,
 merge the most frequent everywhere, repeat. It is not GPT-2's trainer, and run on WebText it need not give
-GPT-2's merges (ties, for one, are broken by a rule of its own). On one paragraph the first merges are the
-commonest pairs of English letters, and the space already joins the words.
+GPT-2's merges (ties, for one, are broken by a rule of its own). On one paragraph the first merges are its
+commonest pairs of symbols, a space with the letter after it among them, and soon whole short words.
 """),
     code("""
 paragraph = (

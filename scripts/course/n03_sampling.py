@@ -505,8 +505,15 @@ assert with_lookup.startswith(" to the people")
 """),
     md("""
 Here most proposals fail: the continuation soon leaves the prompt's words ("to the people", not "poor
-citizens"), and a proposal copied from the prompt is then wrong. A text whose continuation quotes its prompt (a summary, an answer about a passage, code being edited) keeps many more. With a seed,
-sampling with prompt lookup gives the seeded plain sample itself; a draft model (`assistant_model=`) gives the
-same distribution as plain sampling but other draws (README, "Speculative decoding").
+citizens"), and a proposal copied from the prompt is then wrong. A text whose continuation quotes its prompt
+(a summary, an answer about a passage, code being edited) keeps many more. With a seed, sampling with prompt
+lookup gives the seeded plain sample itself, since each proposal is checked against the row's own draw; a draft
+model (`assistant_model=`) gives the same distribution as plain sampling but other draws (README, "Speculative
+decoding").
+"""),
+    code("""
+sampled = gpt.complete(text, 40, seed=3, prompt_lookup_num_tokens=5)
+assert sampled == gpt.complete(text, 40, seed=3)  # the seeded plain sample, token for token
+print(repr(sampled))
 """),
 ]

@@ -159,8 +159,8 @@ assert check(measures, library_measures, measure_cases)
 ## Loss against position in the window
 
 A model with a context of 128 tokens predicts token 2 from 1 token, token 3 from 2, ... token 128 from 127. The
-more it has read, the better it predicts. Cut the held-out text (the last 5% of the plays, from the prologue of
-*Romeo and Juliet* on, never trained on) into windows of 129 tokens, score every token of each window given the ones before it in that
+first few tokens of context matter most. Cut the held-out text (the end of the plays, from the middle of *Romeo
+and Juliet*'s prologue on, never trained on) into windows of 129 tokens, score every token of each window given the ones before it in that
 window, and average over windows at each position:
 """),
     code("""

@@ -336,7 +336,7 @@ assert configs["gpt2"].n_ctx == 1024 and configs["gpt2"].n_vocab == 50257 and co
 |---|---|---|
 | blocks | post-LN | pre-LN, and a final `ln_f` (Section 2.3) |
 | context | 512 tokens | 1,024 tokens (Section 2.3) |
-| vocabulary | 40,478: BPE over lower-cased characters, after BERT-style word splitting | 50,257: byte-level BPE, so that any string encodes (Section 2.2) |
+| vocabulary | 40,478: BPE over lower-cased characters, after ftfy and spaCy's word splitting (transformers falls back to BERT's rules without them, as here) | 50,257: byte-level BPE, so that any string encodes (Sections 2.2 and 2.3) |
 | training text | BooksCorpus, "over 7,000 unique unpublished books" (Section 4.1) | WebText: the pages behind 45 million outbound Reddit links with at least 3 karma, "slightly over 8 million documents for a total of 40 GB of text" (Section 2.1) |
 | use | pre-train, then fine-tune on each task | zero-shot: the task is written into the prompt (Section 3) |
 | initialisation | N(0, 0.02) | the same, with "the weights of residual layers" scaled "by a factor of 1/√N where N is the number of residual layers" (Section 2.3) |
