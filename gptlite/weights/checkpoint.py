@@ -28,9 +28,10 @@ Three kinds of directory load:
   that, a view of the same bytes, so `params["wte"]` is [n_vocab, n_embd] as
   ever. The reason is speed: the head's product `x @ wte.T` then reads a
   contiguous [n_embd, n_vocab] matrix row after row, as every other product in
-  the model does, and OpenBLAS's kernel for that order streams it about 1.4x
-  faster at decode sizes than the one for a transposed matrix (the head is 31% of
-  gpt2's weights). Version 1 files (everything stored as named) still load.
+  the model does, and OpenBLAS's kernel for that order streamed it 1.05x to
+  1.4x faster at decode sizes than the one for a transposed matrix, in probes on
+  an AMD EPYC Zen 2 (the head is 31% of gpt2's weights; README, "Beside
+  llama.cpp"). Version 1 files (everything stored as named) still load.
 
 Every tensor is checked against the shapes the config implies, so a wrong or
 missing tensor is named with its expected and found shape instead of failing
@@ -280,10 +281,10 @@ def converted_config(directory):
         raise ValueError(f"{Path(directory) / META_FILE}: {e}") from None
 
 
-def converted_tensors(directory, mmap=True):
+def converted_tensors(directory):
     """The weights of a directory in gptlite's layout, by gptlite's names and in their shapes: a tensor stored
     transposed comes back as the transpose of what the file holds (a view; no copy)."""
-    tensors = safetensors.load(Path(directory) / WEIGHTS_FILE, mmap=mmap)
+    tensors = safetensors.load(Path(directory) / WEIGHTS_FILE)
     for name in converted_meta(directory).get("stored_transposed", []):
         if name in tensors:
             tensors[name] = tensors[name].T  # [n_embd, n_vocab] on disk -> [n_vocab, n_embd]
