@@ -2,8 +2,8 @@
 
 An exercise in the course (in the style of ARENA's) asks the learner to write a function that the library already
 has, for example `softmax` or `layer_norm`. `check(mine, reference, cases)` runs both on the same inputs and says,
-in one line, what differs: an error, the type, the shape, the dtype (numpy's float64 default is the usual slip), or
-the largest difference in value and where it is. A stub that still raises `NotImplementedError` is reported as not
+in one line, what differs: the type, the shape, the dtype (numpy's float64 default is the usual slip), or how many
+values differ and the first one that does. A stub that still raises `NotImplementedError` is reported as not
 written yet, so that the course runs top to bottom before the learner has written anything; the worked solution
 below each exercise asserts that `check` passes.
 
