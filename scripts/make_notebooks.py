@@ -1,6 +1,7 @@
 """Write the course in notebooks/ and run it, so that the committed notebooks carry their outputs.
 
     python scripts/make_notebooks.py            # writes and executes notebooks/*.ipynb
+    python scripts/make_notebooks.py --long     # the heavier runs (LONG_RUNS) into notebooks/long/
 
 Each notebook is kept in scripts/course/ as a module holding a list of cells (prose, code, exercises), so that a
 change to a notebook is a change to one readable file; tests/test_notebooks.py executes the committed notebooks
@@ -8,6 +9,7 @@ on every run.
 Needs the test extras (nbformat, nbclient, ipykernel).
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -41,19 +43,25 @@ NOTEBOOKS = {
     "08_family.ipynb": n08_family.CELLS,
     "09_bias.ipynb": n09_bias.CELLS,
 }
+# Notebooks with a heavier experiment behind GPTLITE_COURSE_LONG=1: the same cells, run with it on, are committed
+# in notebooks/long/ so that a learner can read what the long run gives without waiting for it.
+LONG_RUNS = ["06_training.ipynb"]
 
 
 def main():
-    OUT.mkdir(exist_ok=True)
-    names = sys.argv[1:] or list(NOTEBOOKS)
+    long = "--long" in sys.argv[1:]
+    names = [a for a in sys.argv[1:] if a != "--long"] or (LONG_RUNS if long else list(NOTEBOOKS))
+    folder = OUT / "long" if long else OUT
+    folder.mkdir(exist_ok=True)
+    os.environ["GPTLITE_COURSE_LONG"] = "1" if long else "0"  # the kernel inherits it
     for name in names:
         notebook = nbformat.v4.new_notebook(cells=NOTEBOOKS[name])
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         NotebookClient(
-            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(OUT)}}
+            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(OUT)}}
         ).execute()
-        nbformat.write(notebook, OUT / name)
-        print("wrote", OUT / name)
+        nbformat.write(notebook, folder / name)
+        print("wrote", folder / name)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,11 @@ def test_the_committed_notebooks_are_what_the_script_writes():
     make_notebooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_notebooks)
     assert sorted(make_notebooks.NOTEBOOKS) == [p.name for p in NOTEBOOKS]
-    for path in NOTEBOOKS:
+    folder = NOTEBOOKS[0].parent / "long"  # the heavier runs, the same cells run with GPTLITE_COURSE_LONG=1
+    long_runs = [folder / name for name in make_notebooks.LONG_RUNS]
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == make_notebooks.LONG_RUNS
+    assert "2000 steps on" in (folder / "06_training.ipynb").read_text(encoding="utf-8")  # run with the flag on
+    for path in NOTEBOOKS + long_runs:
         committed = nbformat.read(path, as_version=4).cells
         written = make_notebooks.NOTEBOOKS[path.name]
         assert [(c.cell_type, c.source) for c in committed] == [(c.cell_type, c.source) for c in written], path.name

@@ -303,8 +303,9 @@ same windows every time, so it is smooth. The first steps are the steepest. With
 reaches the unigram entropy, the loss of a model that knows only how common each token is and ignores the context;
 everything below that line is the model using the tokens before, learning which follow which.
 
-To see overfitting, train far longer on the same ten pages (`fit(pages, steps=3000, ...)`, a minute or so) and
-watch the held-out loss while the training loss keeps falling.
+To look for overfitting, train far longer on the same ten pages (`fit(pages, steps=3000, ...)`, a minute or so)
+and watch whether the held-out loss turns up while the training loss keeps falling. `notebooks/long/` holds this
+notebook as `GPTLITE_COURSE_LONG=1` runs it: the whole play, 2,000 steps.
 
 ## Fine-tuning the bundled model
 
