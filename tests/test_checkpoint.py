@@ -212,11 +212,14 @@ def test_version_1_files_still_load(tmp_path):
 
 @pytest.mark.parametrize(
     "change", [{"version": 3}, {"version": 1}, {"stored_transposed": "wte"}, {"stored_transposed": ["h.0"]},
-               {"stored_transposed": [["wte"]]}],
+               {"stored_transposed": [["wte"]]}, {"stored_transposed": ["wte", "wte"]}, {"stored_transposed": None}],
 )  # fmt: skip
 def test_a_bad_version_or_stored_transposed_is_refused_in_one_line(tmp_path, change):
     convert(MODELS / "tiny", tmp_path / "out")
     meta = json.loads((tmp_path / "out" / "gptlite.json").read_text())
     (tmp_path / "out" / "gptlite.json").write_text(json.dumps(meta | change))
-    with pytest.raises(ValueError, match=r"gptlite.json: (not a gptlite model of version 1 or 2|stored_transposed)"):
+    with pytest.raises(
+        ValueError, match=r"gptlite.json: (not a gptlite model of version 1 or 2|stored_transposed)"
+    ) as e:
         GPT.from_pretrained(tmp_path / "out")
+    assert str(e.value).count("gptlite.json") == 1  # the path said once

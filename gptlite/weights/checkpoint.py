@@ -267,16 +267,17 @@ def converted_meta(directory):
         raise ValueError(f"{path}: not a gptlite model of version {' or '.join(map(str, READABLE_VERSIONS))}")
     transposed = meta.get("stored_transposed", [])
     names = transposed if isinstance(transposed, list) and all(isinstance(n, str) for n in transposed) else None
-    if names is None or not set(names) <= {"wte", "lm_head"} or version == 1 and names:
-        raise ValueError(f"{path}: stored_transposed must list some of wte, lm_head (version 2 only)")
+    if names is None or not set(names) <= {"wte", "lm_head"} or len(set(names)) < len(names) or version == 1 and names:
+        raise ValueError(f"{path}: stored_transposed must list some of wte, lm_head, once each (version 2 only)")
     check_kinds(config, CONVERTED_KINDS, path)
     return meta
 
 
 def converted_config(directory):
     """The Config in the `gptlite.json` of a directory in gptlite's layout, checked."""
+    config = converted_meta(directory)["config"]
     try:
-        return Config(**converted_meta(directory)["config"])
+        return Config(**config)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{Path(directory) / META_FILE}: {e}") from None
 
