@@ -455,12 +455,42 @@ def formula_speedup(alpha, k, c):
     return (1 - alpha ** (k + 1)) / ((1 - alpha) * (k * c + 1))
 
 
+def quoting_prompt(n_lines=8):
+    """A text whose continuation quotes it: a passage of the course's held-out Shakespeare, then its first two
+    lines again, as a summary or an answer about a passage would repeat them."""
+    text = course.text("heldout")
+    lines = text[text.index("SAMPSON\nGregory") :].split("\n")[:n_lines]
+    return "\n".join(lines) + "\n\n" + "\n".join(lines[:2]) + "\n"
+
+
+def quoting_rates(gpt, lookup=10):
+    """Greedy tokens/s with prompt lookup over plain on quoting_prompt, interleaved, the tokens asserted
+    identical, with the acceptance rate. Random weights do not quote, so this measures what it should only with
+    a trained model (--model)."""
+    prompt = gpt.encode_prompt(quoting_prompt())
+    n_new = min(128, gpt.config.n_ctx - len(prompt))
+    stats, outputs = Stats(), {}
+
+    def run(way):
+        def go():
+            extra = {"prompt_lookup_num_tokens": lookup, "stats": stats} if way == "lookup" else {}
+            outputs[way] = gpt.generate(prompt, n_new, temperature=0, eos_token_id=None, **extra)
+
+        return go
+
+    times = timings({way: run(way) for way in ("plain", "lookup")})
+    assert outputs["lookup"] == outputs["plain"], "tokens differ"
+    over = [p / q for p, q in zip(times["plain"], times["lookup"])]
+    return {"n_new": n_new, "lookup_over_plain": spread(over), "acceptance": stats.acceptance_rate,
+            "tokens_per_pass": stats.tokens_per_pass}  # fmt: skip
+
+
 def speculative_rates(gpt, hf, n_new=128, lookup=10):
     """Tokens/s of greedy decoding after a 16-token prompt: plain, prompt lookup, and the target as its own draft
     (every proposal right: the ceiling), interleaved, the tokens asserted identical; with the acceptance rates.
     With transformers present, its plain greedy, prompt lookup and assisted generation (the target as its own
     assistant, the same ceiling) run in the same rounds."""
-    prompt = prompts_of(1, 16, gpt.config.n_vocab)[0]
+    prompt, n_new = prompts_of(1, 16, gpt.config.n_vocab)[0], min(n_new, gpt.config.n_ctx - 16 - lookup - 1)
     stats = {"lookup": Stats(), "self_draft": Stats()}
     ways = {"plain": {}, "lookup": {"prompt_lookup_num_tokens": lookup}, "self_draft": {"assistant_model": gpt}}
     outputs = {}
@@ -491,7 +521,7 @@ def speculative_rates(gpt, hf, n_new=128, lookup=10):
     times = timings({way: run(way) for way in ways} | {way: run_hf(o) for way, o in hf_ways.items()})
     assert outputs["lookup"] == outputs["plain"] and outputs["self_draft"] == outputs["plain"], "tokens differ"
     rates = {way: [n_new / t for t in ts] for way, ts in times.items()}
-    out = {way: spread(values) for way, values in rates.items()}
+    out = {way: spread(values) for way, values in rates.items()} | {"n_new": n_new}
     for way in ("lookup", "self_draft") if hf is not None else ():
         out[f"hf_{way}_over_plain"] = spread([s / p for s, p in zip(rates[f"hf_{way}"], rates["hf_plain"])])
         out[f"{way}_over_hf_{way}"] = spread([g / h for g, h in zip(rates[way], rates[f"hf_{way}"])])
@@ -592,6 +622,7 @@ def main():
             }
         if "speculative" in ARGS.sections:
             r["speculative"] = speculative_rates(gpt, hf)
+            r["quoting"] = quoting_rates(gpt)
     print(json.dumps(r, indent=2) if ARGS.json else table(r))
 
 
@@ -700,18 +731,27 @@ def table(r):
             + " / ".join(f"{s:.2f}x ({k})" for s, k in d["formula"].values())
             + " |"
         )
+    if "quoting" in r:
+        q = r["quoting"]
+        lines.append(
+            f"| greedy, {q['n_new']} tokens after a passage and its first line again: prompt lookup (10) / plain; "
+            f"acceptance; tokens a pass | {cell(q['lookup_over_plain'], 2)}x; {100 * q['acceptance']:.0f}%; "
+            f"{q['tokens_per_pass']:.2f} |"
+        )
     if "speculative" in r:
         sp = r["speculative"]
         for way, label in (("lookup", "prompt lookup (10)"), ("self_draft", "the target as its own draft")):
             lines.append(
-                f"| greedy, 128 tokens: {label} / plain ({cell(sp['plain'])} tokens/s); acceptance; tokens a pass | "
+                f"| greedy, {sp['n_new']} tokens: {label} / plain ({cell(sp['plain'])} tokens/s); acceptance; "
+                f"tokens a pass | "
                 f"{cell(sp[way + '_over_plain'], 2)}x; {100 * sp[way + '_acceptance']:.0f}%; "
                 f"{sp[way + '_tokens_per_pass']:.2f} |"
             )
         for way, label in (("lookup", "prompt lookup (10)"), ("self_draft", "assisted by itself")):
             if f"hf_{way}" in sp:
                 lines.append(
-                    f"| HF transformers, greedy, 128 tokens: {label} / its plain ({cell(sp['hf_plain'])} tokens/s); "
+                    f"| HF transformers, greedy, {sp['n_new']} tokens: {label} / its plain "
+                    f"({cell(sp['hf_plain'])} tokens/s); "
                     f"gptlite / HF, both so ({cell(sp[f'hf_{way}'])} tokens/s) | "
                     f"{cell(sp[f'hf_{way}_over_plain'], 2)}x; {cell(sp[f'{way}_over_hf_{way}'], 2)}x |"
                 )
