@@ -455,6 +455,24 @@ def formula_speedup(alpha, k, c):
     return (1 - alpha ** (k + 1)) / ((1 - alpha) * (k * c + 1))
 
 
+def greedy_times(gpt, prompt, n_new, ways, stats, extra=None):
+    """Seconds per round of greedy generation after `prompt` in each way ({name: generate's options}, "plain"
+    among them), interleaved with `extra` ({name: fn}); every way's tokens asserted equal to plain's, and
+    stats[name], where given, collecting that way's proposals and acceptances."""
+    outputs = {}
+
+    def run(way):
+        def go():
+            more = {"stats": stats[way]} if way in stats else {}
+            outputs[way] = gpt.generate(prompt, n_new, temperature=0, eos_token_id=None, **ways[way], **more)
+
+        return go
+
+    times = timings({way: run(way) for way in ways} | (extra or {}))
+    assert all(tokens == outputs["plain"] for tokens in outputs.values()), "tokens differ"
+    return times
+
+
 def quoting_prompt(n_lines=8):
     """A text whose continuation quotes it: a passage of the course's held-out Shakespeare, then its first two
     lines again, as a summary or an answer about a passage would repeat them."""
@@ -469,20 +487,11 @@ def quoting_rates(gpt, lookup=10):
     a trained model (--model)."""
     prompt = gpt.encode_prompt(quoting_prompt())
     n_new = min(128, gpt.config.n_ctx - len(prompt))
-    stats, outputs = Stats(), {}
-
-    def run(way):
-        def go():
-            extra = {"prompt_lookup_num_tokens": lookup, "stats": stats} if way == "lookup" else {}
-            outputs[way] = gpt.generate(prompt, n_new, temperature=0, eos_token_id=None, **extra)
-
-        return go
-
-    times = timings({way: run(way) for way in ("plain", "lookup")})
-    assert outputs["lookup"] == outputs["plain"], "tokens differ"
+    stats = {"lookup": Stats()}
+    times = greedy_times(gpt, prompt, n_new, {"plain": {}, "lookup": {"prompt_lookup_num_tokens": lookup}}, stats)
     over = [p / q for p, q in zip(times["plain"], times["lookup"])]
-    return {"n_new": n_new, "lookup_over_plain": spread(over), "acceptance": stats.acceptance_rate,
-            "tokens_per_pass": stats.tokens_per_pass}  # fmt: skip
+    return {"n_new": n_new, "lookup_over_plain": spread(over), "acceptance": stats["lookup"].acceptance_rate,
+            "tokens_per_pass": stats["lookup"].tokens_per_pass}  # fmt: skip
 
 
 def speculative_rates(gpt, hf, n_new=128, lookup=10):
@@ -493,14 +502,6 @@ def speculative_rates(gpt, hf, n_new=128, lookup=10):
     prompt, n_new = prompts_of(1, 16, gpt.config.n_vocab)[0], min(n_new, gpt.config.n_ctx - 16 - lookup - 1)
     stats = {"lookup": Stats(), "self_draft": Stats()}
     ways = {"plain": {}, "lookup": {"prompt_lookup_num_tokens": lookup}, "self_draft": {"assistant_model": gpt}}
-    outputs = {}
-
-    def run(way):
-        def go():
-            extra = {"stats": stats[way]} if way in stats else {}
-            outputs[way] = gpt.generate(prompt, n_new, temperature=0, eos_token_id=None, **ways[way], **extra)
-
-        return go
 
     def run_hf(options):
         ids = torch.tensor([prompt])
@@ -518,8 +519,7 @@ def speculative_rates(gpt, hf, n_new=128, lookup=10):
         "hf_self_draft": {"assistant_model": hf},
     }
     hf_ways = hf_ways if hf is not None else {}
-    times = timings({way: run(way) for way in ways} | {way: run_hf(o) for way, o in hf_ways.items()})
-    assert outputs["lookup"] == outputs["plain"] and outputs["self_draft"] == outputs["plain"], "tokens differ"
+    times = greedy_times(gpt, prompt, n_new, ways, stats, {way: run_hf(o) for way, o in hf_ways.items()})
     rates = {way: [n_new / t for t in ts] for way, ts in times.items()}
     out = {way: spread(values) for way, values in rates.items()} | {"n_new": n_new}
     for way in ("lookup", "self_draft") if hf is not None else ():
