@@ -9,7 +9,7 @@ import pytest
 from gptlite import GPT, Config
 from gptlite.convert import convert
 from gptlite.convert import main as convert_main
-from gptlite.model import param_shapes
+from gptlite.model import flatten, param_shapes
 from gptlite.weights import safetensors
 from gptlite.weights.checkpoint import hf_name, load_dir, save_converted
 
@@ -172,46 +172,73 @@ def test_options_survive_conversion(tmp_path):
     assert np.abs(gpt(ref["prompt"]) - ref["logits"]).max() <= 1e-4
 
 
-@pytest.mark.parametrize("model, head", [("tiny", "wte"), ("options/untied_head", "lm_head")])
-def test_version_2_stores_the_head_transposed_and_loads_it_as_a_view(tmp_path, model, head):
-    """On disk the head is [n_embd, n_vocab], C order; loaded, it is [n_vocab, n_embd] again, a view of the map."""
-    convert(MODELS / model, tmp_path / "out")
-    meta = json.loads((tmp_path / "out" / "gptlite.json").read_text())
-    assert meta["version"] == 2 and meta["stored_transposed"] == [head]
-    stored = safetensors.load(tmp_path / "out" / "weights.safetensors")[head]
-    gpt, original = GPT.from_pretrained(tmp_path / "out"), GPT.from_pretrained(MODELS / model)
-    loaded = gpt.params[head]
-    assert stored.shape == loaded.shape[::-1] and stored.flags.c_contiguous
-    assert loaded.shape == original.params[head].shape and loaded.T.flags.c_contiguous
-    bases = [loaded]
+def memory_mapped(array):
+    """Whether the array is a view of a file's memory map (through any chain of views), not a copy."""
+    bases = [array]
     while getattr(bases[-1], "base", None) is not None:
         bases.append(bases[-1].base)
-    assert any(isinstance(base, np.memmap) for base in bases)  # a view of the file's map, not a copy
-    np.testing.assert_array_equal(loaded, original.params[head])
+    return any(isinstance(base, np.memmap) for base in bases)
+
+
+@pytest.mark.parametrize("model, head", [("tiny", "wte"), ("options/untied_head", "lm_head")])
+def test_version_3_stores_the_head_and_each_c_proj_transposed_and_loads_them_as_views(tmp_path, model, head):
+    """On disk the head is [n_embd, n_vocab] and each c_proj.w [n_out, n_in], C order; loaded, every tensor has
+    gptlite's shape again, as a view of the map; c_attn and c_fc are stored as they are named."""
+    convert(MODELS / model, tmp_path / "out")
+    meta = json.loads((tmp_path / "out" / "gptlite.json").read_text())
+    gpt, original = GPT.from_pretrained(tmp_path / "out"), GPT.from_pretrained(MODELS / model)
+    blocks = [f"h.{i}.{kind}.c_proj.w" for i in range(gpt.config.n_layer) for kind in ("attn", "mlp")]
+    assert meta["version"] == 3 and meta["stored_transposed"] == [head, *blocks]
+    stored, loaded, wanted = (safetensors.load(tmp_path / "out" / "weights.safetensors"), flatten(gpt.params),
+                              flatten(original.params))  # fmt: skip
+    for name in param_shapes(gpt.config):
+        assert stored[name].flags.c_contiguous and memory_mapped(loaded[name]), name
+        assert loaded[name].shape == wanted[name].shape, name
+        np.testing.assert_array_equal(loaded[name], wanted[name])
+        if name in meta["stored_transposed"]:
+            assert stored[name].shape == loaded[name].shape[::-1] and loaded[name].T.flags.c_contiguous, name
+        else:
+            assert stored[name].shape == loaded[name].shape and loaded[name].flags.c_contiguous, name
     ids = reference(model)["prompt"]
     np.testing.assert_allclose(gpt(ids), original(ids), rtol=1e-5, atol=1e-5)
 
 
-def test_version_1_files_still_load(tmp_path):
-    """A directory converted before version 2 stores every tensor as named; it loads to the same weights."""
-    convert(MODELS / "tiny", tmp_path / "v2")
-    v2 = GPT.from_pretrained(tmp_path / "v2")
-    (tmp_path / "v1").mkdir()
+def rewrite(directory, target, version, transposed):
+    """A copy of a converted directory as an older version would have written it: the tensors in `transposed`
+    stored transposed, every other one as named."""
+    target.mkdir()
     for name in ("encoder.json", "vocab.bpe"):
-        shutil.copy(tmp_path / "v2" / name, tmp_path / "v1" / name)
-    safetensors.save(tmp_path / "v1" / "weights.safetensors", {k: np.ascontiguousarray(v) for k, v in
-                     safetensors.load(tmp_path / "v2" / "weights.safetensors").items() if k != "wte"}
-                     | {"wte": np.ascontiguousarray(v2.params["wte"])})  # fmt: skip
-    meta = json.loads((tmp_path / "v2" / "gptlite.json").read_text())
-    del meta["stored_transposed"]
-    (tmp_path / "v1" / "gptlite.json").write_text(json.dumps(meta | {"version": 1}))
-    v1 = GPT.from_pretrained(tmp_path / "v1")
-    assert v1.params["wte"].flags.c_contiguous
-    np.testing.assert_array_equal(v1(reference("tiny")["prompt"]), v2(reference("tiny")["prompt"]))
+        shutil.copy(directory / name, target / name)
+    gpt = GPT.from_pretrained(directory)
+    tensors = {k: np.ascontiguousarray(v.T if k in transposed else v) for k, v in flatten(gpt.params).items()}
+    safetensors.save(target / "weights.safetensors", tensors)
+    meta = json.loads((directory / "gptlite.json").read_text())
+    meta["stored_transposed"] = transposed
+    (target / "gptlite.json").write_text(json.dumps(meta | {"version": version}))
+    return gpt
+
+
+@pytest.mark.parametrize("version, transposed", [(1, []), (2, ["wte"])])
+def test_older_versions_still_load(tmp_path, version, transposed):
+    """Directories converted by version 1 (every tensor as named) and 2 (only the head transposed) load to the
+    same weights, in the order their files hold them."""
+    convert(MODELS / "tiny", tmp_path / "v3")
+    v3 = rewrite(tmp_path / "v3", tmp_path / "old", version, transposed)
+    if version == 1:
+        meta = json.loads((tmp_path / "old" / "gptlite.json").read_text())
+        del meta["stored_transposed"]  # version 1 had no such field
+        (tmp_path / "old" / "gptlite.json").write_text(json.dumps(meta))
+    old = GPT.from_pretrained(tmp_path / "old")
+    assert old.params["h"][0]["mlp"]["c_proj"]["w"].flags.c_contiguous
+    assert old.params["wte"].flags.c_contiguous == (version == 1)
+    for name, array in flatten(old.params).items():
+        np.testing.assert_array_equal(array, flatten(v3.params)[name])
+    np.testing.assert_allclose(old(reference("tiny")["prompt"]), v3(reference("tiny")["prompt"]), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(
-    "change", [{"version": 3}, {"version": 1}, {"stored_transposed": "wte"}, {"stored_transposed": ["h.0"]},
+    "change", [{"version": 4}, {"version": 1}, {"version": 2}, {"stored_transposed": "wte"},
+               {"stored_transposed": ["h.0"]}, {"stored_transposed": ["wte", "h.0.ln_1.g"]},
                {"stored_transposed": [["wte"]]}, {"stored_transposed": ["wte", "wte"]}, {"stored_transposed": None}],
 )  # fmt: skip
 def test_a_bad_version_or_stored_transposed_is_refused_in_one_line(tmp_path, change):
@@ -219,7 +246,7 @@ def test_a_bad_version_or_stored_transposed_is_refused_in_one_line(tmp_path, cha
     meta = json.loads((tmp_path / "out" / "gptlite.json").read_text())
     (tmp_path / "out" / "gptlite.json").write_text(json.dumps(meta | change))
     with pytest.raises(
-        ValueError, match=r"gptlite.json: (not a gptlite model of version 1 or 2|stored_transposed)"
+        ValueError, match=r"gptlite.json: (not a gptlite model of version 1, 2 or 3|stored_transposed)"
     ) as e:
         GPT.from_pretrained(tmp_path / "out")
     assert str(e.value).count("gptlite.json") == 1  # the path said once
