@@ -38,9 +38,12 @@ of it): nothing is copied, except for decode steps of a batch. For those, each
 part is copied into column panels [n_panels, n_in, PANEL] (64 columns, 192 KB
 for n_in = 768): `np.matmul(x, panels)` then runs every panel through
 OpenBLAS's small-matrix kernel, which skips the packing step. The panels are a
-second layout of the weights: made the first time a batch is decoded and kept
-(the memory, not the values: each generation copies the weights in afresh, so
-that edits to them count).
+second layout of the weights: made the first time a batch is decoded and kept.
+Each generation copies the weights in afresh, so that edits to them count,
+except where they are a file mapped read-only (a loaded model's, until
+`gpt.copy()`), which nothing can edit: those are copied once. (The converted
+layout stores each `c_proj` transposed, and NumPy copies a transposed matrix
+into panels several times slower: 60 ms a generation for gpt2, were it redone.)
 
 Where it runs: by rule, never by timing (`runs`). The path computes the architectures and Config values
 listed in COMPUTES; any other model runs model.py's path. It runs the passes it was measured faster at on
@@ -191,6 +194,22 @@ def panel_matmul(x: np.ndarray, w: np.ndarray, n_out: int) -> np.ndarray:
     return out.transpose(1, 0, 2).reshape(x.shape[0], -1)[:, :n_out]  # -> [n_rows, n_panels * PANEL] -> [.., n_out]
 
 
+def read_only_map(a: np.ndarray) -> bool:
+    """Whether a is a view of a file mapped read-only (how a converted model's weights load): memory that nothing
+    in the process can change."""
+    while not isinstance(a, np.memmap):
+        if not isinstance(a, np.ndarray) or a.base is None:
+            return False
+        a = a.base
+    return a.mode == "r"
+
+
+def same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether a and b are views of the same bytes: the same start, shape, strides and dtype."""
+    return (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype) == (
+        b.__array_interface__["data"][0], b.shape, b.strides, b.dtype)  # fmt: skip
+
+
 class Linear:
     """One thread's share of a linear layer: w, its part of the checkpoint's matrix [n_in, n_out] as a view (no
     copy), and b [n_out] (None where the bias is added after the sum); for decode steps of a batch, the same part
@@ -201,7 +220,9 @@ class Linear:
         self.panels_current = False  # whether the panels hold what w holds now
 
     def load(self, w, b=None):
-        self.w, self.b, self.panels_current = w, b, False
+        """Point at w and b as they are now. Panels copied from the same read-only memory map stay current."""
+        unchanged = self.w is not None and same_view(self.w, w) and read_only_map(w)
+        self.w, self.b, self.panels_current = w, b, self.panels_current and unchanged
 
     def copy_panels(self):
         """Copy w into panels, into those of an earlier copy when it had the same shape (a copy, not a new
@@ -259,7 +280,8 @@ class TwoThreads:
     """The model split in two `Shard`s, run by the calling thread and one helper thread.
 
     `load(params)` before each generation or scoring call points the shards at the weights as they are then, so
-    that edits to them count; the first decode step of a batch after a load copies them into panels."""
+    that edits to them count; the first decode step of a batch after a load copies them into panels (except
+    where the panels already hold the same read-only memory map: `Linear.load`)."""
 
     def __init__(self, config: Config):
         self.config = config

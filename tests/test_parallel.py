@@ -10,6 +10,8 @@ import pytest
 from gptlite import GPT, model, parallel
 from gptlite.engine import left_pad
 from gptlite.model import Config, KVCache, attention_mask, hidden_states
+from gptlite.weights import safetensors
+from gptlite.weights.checkpoint import transposed_on_disk
 
 CONFIGS = {
     "gpt2-like": Config(n_vocab=300, n_ctx=64, n_embd=32, n_head=4, n_layer=2),
@@ -28,17 +30,22 @@ CONFIGS = {
 PROMPTS = [[5, 6, 7, 8, 9, 10, 11], [1, 2], [3] * 12, [4, 5, 6], [7], [8, 9, 10, 11, 12], [13, 14], [15] * 9]
 
 
-def random_gpt(config):
-    """A model whose every parameter, biases and layer norms included, is random, so a misplaced slice shows."""
+def random_gpt(config, layout="as named"):
+    """A model whose every parameter, biases and layer norms included, is random, so a misplaced slice shows.
+    layout "converted": the matrices lie in memory as the converted layout stores them (the head and each c_proj
+    transposed, loaded as views), which the two-thread path must read as well as C-order ones."""
     rng = np.random.default_rng(0)
     flat = model.flatten(model.init_params(config, seed=1))
     flat = {k: (v + rng.normal(0, 0.1, v.shape)).astype(np.float32) for k, v in flat.items()}
+    if layout == "converted":
+        flat |= {name: np.ascontiguousarray(flat[name].T).T for name in transposed_on_disk(config)}
     return GPT(config, model.nest(flat), tokenizer=None)
 
 
-@pytest.fixture(scope="module", params=list(CONFIGS), ids=list(CONFIGS))
+@pytest.fixture(scope="module", params=[(c, layout) for c in CONFIGS for layout in ("as named", "converted")],
+                ids=lambda p: f"{p[0]}, {p[1]}")  # fmt: skip
 def gpt(request):
-    return random_gpt(CONFIGS[request.param])
+    return random_gpt(CONFIGS[request.param[0]], request.param[1])
 
 
 @pytest.fixture(autouse=True)
@@ -48,14 +55,34 @@ def always_split(monkeypatch):
     monkeypatch.setenv("GPTLITE_PARALLEL", "on")
 
 
-def test_panels_multiply_like_the_matrix():
+@pytest.mark.parametrize("order", ["C", "F"])  # F: stored transposed, as the converted layout stores c_proj
+def test_panels_multiply_like_the_matrix(order):
     w = np.random.default_rng(0).normal(size=(24, 150)).astype(np.float32)  # 150: not a multiple of PANEL
+    w = np.asarray(w, order=order)
     x = np.random.default_rng(1).normal(size=(5, 24)).astype(np.float32)
     p = parallel.panels(w)
     assert p.shape == (3, 24, parallel.PANEL)
     out = parallel.panel_matmul(x, p, 150)
     assert out.shape == (5, 150)
     np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_panels_of_a_read_only_map_are_copied_once_and_of_other_weights_at_every_load(tmp_path):
+    """A loaded model's weights are a file mapped read-only: nothing can change them, so the panels copied from
+    them stay current when the same matrices are loaded again. Writable weights may have been edited since, and
+    are copied again; so are read-only ones of other bytes."""
+    w = np.random.default_rng(0).normal(size=(24, 150)).astype(np.float32)
+    safetensors.save(tmp_path / "w.safetensors", {"w": w})
+    mapped = safetensors.load(tmp_path / "w.safetensors")["w"]
+    assert parallel.read_only_map(mapped[:, 10:]) and not parallel.read_only_map(w)
+    for weights, kept in ((mapped, True), (w, False), (mapped.copy(), False)):
+        linear = parallel.Linear()
+        linear.load(weights[:, 10:])
+        linear.copy_panels()
+        linear.load(weights[:, 10:])  # the same bytes, in a new view, as each generation's load makes
+        assert linear.panels_current == kept
+        linear.load(weights[:, 20:])  # other bytes
+        assert not linear.panels_current
 
 
 @pytest.mark.parametrize("n_batch", [1, 2, 8])
