@@ -40,10 +40,13 @@ for n_in = 768): `np.matmul(x, panels)` then runs every panel through
 OpenBLAS's small-matrix kernel, which skips the packing step. The panels are a
 second layout of the weights: made the first time a batch is decoded and kept.
 Each generation copies the weights in afresh, so that edits to them count,
-except where they are a file mapped read-only (a loaded model's, until
-`gpt.copy()`), which nothing can edit: those are copied once. (The converted
-layout stores each `c_proj` transposed, and NumPy copies a transposed matrix
-into panels several times slower: 60 ms a generation for gpt2, were it redone.)
+except where they are a file mapped read-only: a float32 model loaded from
+gptlite's layout or a safetensors file (not a `gpt.copy()` of it, nor one
+widened from float16 or read from a .bin). The process cannot write to that
+memory, and gptlite replaces its files whole, never in place, so those panels
+are copied once. (The converted layout stores each `c_proj` transposed, and
+NumPy copies a transposed matrix into panels several times slower: about 75
+ms a generation for gpt2, were it redone.)
 
 Where it runs: by rule, never by timing (`runs`). The path computes the architectures and Config values
 listed in COMPUTES; any other model runs model.py's path. It runs the passes it was measured faster at on
@@ -195,8 +198,8 @@ def panel_matmul(x: np.ndarray, w: np.ndarray, n_out: int) -> np.ndarray:
 
 
 def read_only_map(a: np.ndarray) -> bool:
-    """Whether a is a view of a file mapped read-only (how a converted model's weights load): memory that nothing
-    in the process can change."""
+    """Whether a is a view of a file mapped read-only (how float32 safetensors weights load): memory the process
+    cannot write to. (Another program writing into the file in place would change it; gptlite never does.)"""
     while not isinstance(a, np.memmap):
         if not isinstance(a, np.ndarray) or a.base is None:
             return False

@@ -216,10 +216,17 @@ def save_checkpoint(out_dir, config, params, optimizer, step, tokenizer, state):
             shutil.rmtree(old, ignore_errors=True)
 
 
+def c_order_copies(flat):
+    """Writable float32 copies, each in C order whatever order it was loaded in (the converted layout hands
+    back some matrices as transposed views): a run resumed from a checkpoint, a run that never stopped and a
+    fine-tune multiply the same arrays in the same order, so they add up the same sums."""
+    return {name: np.array(array, dtype=np.float32, order="C") for name, array in flat.items()}
+
+
 def load_checkpoint(out_dir, optimizer):
     """Restore weights (as writable float32 copies) and optimizer state; return (params, train state)."""
     folder = checkpoint_folder(out_dir)
-    flat = {k: np.array(v, dtype=np.float32) for k, v in converted_tensors(folder).items()}
+    flat = c_order_copies(converted_tensors(folder))
     moments = safetensors.load(folder / "optimizer.safetensors")
     header, _ = safetensors.read_header(folder / "optimizer.safetensors")
     if set(moments) != {f"{m}.{k}" for m in "mv" for k in optimizer.m}:
@@ -437,7 +444,7 @@ def train_run(data, model, tokenizer, out, resume, quiet, given):
         check_tokens(train_ids, val_ids, tokenizer, s.n_ctx)
 
     # The model and the optimizer.
-    params = model.copy().params if model is not None else init_params(config, seed=s.seed)
+    params = nest(c_order_copies(flatten(model.params))) if model is not None else init_params(config, seed=s.seed)
     optimizer = AdamW(flatten(params), weight_decay=s.weight_decay)
     step, history = 0, []
     if folder is not None:

@@ -11,7 +11,7 @@ from gptlite import GPT, model, parallel
 from gptlite.engine import left_pad
 from gptlite.model import Config, KVCache, attention_mask, hidden_states
 from gptlite.weights import safetensors
-from gptlite.weights.checkpoint import transposed_on_disk
+from gptlite.weights.checkpoint import save_converted, transposed_on_disk
 
 CONFIGS = {
     "gpt2-like": Config(n_vocab=300, n_ctx=64, n_embd=32, n_head=4, n_layer=2),
@@ -204,6 +204,37 @@ def test_finished_rows_leave_the_split_batch(count_split_steps):
     assert split == plain
 
 
+def test_a_loaded_model_copies_its_panels_once(tmp_path, monkeypatch, count_split_steps):
+    """Weights loaded from the converted layout are a read-only memory map: the first batched generation copies
+    them into panels, later ones reuse those, and every one gives the plain path's tokens. A writable copy of the
+    same model is copied at every generation (its weights may have been edited)."""
+    gpt = random_gpt(CONFIGS["gpt2-like"])
+    save_converted(tmp_path, gpt.config, model.flatten(gpt.params), None, "test")
+    loaded = GPT.from_pretrained(tmp_path)
+    copies = []
+    monkeypatch.setattr(parallel.Linear, "copy_panels", count_calls(parallel.Linear.copy_panels, copies))
+    n_linears = 6 * gpt.config.n_layer + 1  # q, k, v, both c_proj and c_fc in each block, and the head: per thread
+    for candidate, copied in ((loaded, [2 * n_linears, 0, 0]), (loaded.copy(), [2 * n_linears] * 3)):
+        runs = []
+        for _ in range(3):
+            before = len(copies)
+            runs.append(candidate.generate(PROMPTS, 4, temperature=0))
+            assert len(count_split_steps) > 0
+            copies_made = len(copies) - before
+            assert copies_made == copied[len(runs) - 1]
+        monkeypatch.setenv("GPTLITE_PARALLEL", "0")
+        assert runs == [candidate.generate(PROMPTS, 4, temperature=0)] * 3
+        monkeypatch.setenv("GPTLITE_PARALLEL", "on")
+
+
+def count_calls(fn, calls):
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return fn(*args, **kwargs)
+
+    return counted
+
+
 def test_each_generation_sees_the_weights_as_they_are_then(monkeypatch, count_split_steps):
     gpt = random_gpt(CONFIGS["gpt2-like"])
     before = gpt.generate(PROMPTS, 6, temperature=0)
@@ -305,7 +336,7 @@ def test_every_config_field_is_declared_and_tested():
 
 
 @pytest.mark.parametrize("field, value", [(f, v) for f, values in OPTIONS.items() for v in values])
-def test_every_declared_field_computes_what_model_py_computes(field, value, count_split_steps):
+def test_every_declared_field_computes_what_candidatepy_computes(field, value, count_split_steps):
     """A value COMPUTES declares gives the two-thread path's numbers equal to model.py's; any other value is
     never computed there: even with GPTLITE_PARALLEL=on (as in every test here), such a model runs model.py's."""
     base = Config(n_vocab=300, n_ctx=64, n_embd=32, n_head=4, n_layer=2)
@@ -333,7 +364,7 @@ def test_every_declared_field_computes_what_model_py_computes(field, value, coun
                                atol=1e-5)  # fmt: skip
 
 
-def test_a_value_the_path_does_not_declare_runs_in_model_py(monkeypatch, count_split_steps):
+def test_a_value_the_path_does_not_declare_runs_in_candidatepy(monkeypatch, count_split_steps):
     monkeypatch.setitem(parallel.COMPUTES, "activation", {"gelu_new"})  # as if it computed GPT-2's gelu only
     relu = dataclasses.replace(CONFIGS["gpt2-like"], activation="relu")
     assert not parallel.computes(relu) and parallel.computes(CONFIGS["gpt2-like"])
@@ -341,7 +372,7 @@ def test_a_value_the_path_does_not_declare_runs_in_model_py(monkeypatch, count_s
     assert count_split_steps == []
 
 
-def test_threads_sharing_a_model_leave_openblas_as_they_found_it():
+def test_threads_sharing_a_candidateleave_openblas_as_they_found_it():
     from threadpoolctl import threadpool_info
 
     before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]

@@ -144,6 +144,21 @@ def test_resume_is_bit_for_bit_the_uninterrupted_run(corpus, tmp_path, monkeypat
         assert (straight / name).read_bytes() == (stopped / name).read_bytes(), name
 
 
+def test_a_resumed_run_multiplies_writable_c_order_copies(corpus, tmp_path):
+    """The checkpoint stores the head and each c_proj transposed (the converted layout) and loading hands them
+    back as transposed views; a resumed run works on writable C-order copies, the arrays a run that never stopped
+    multiplies, so its sums do not depend on which kernel OpenBLAS picks for each order."""
+    run(corpus, tmp_path / "run", 3)
+    folder = checkpoint_folder(tmp_path / "run")
+    assert "h.0.mlp.c_proj.w" in json.loads((folder / "gptlite.json").read_text())["stored_transposed"]
+    loaded = GPT.from_pretrained(folder)
+    assert not loaded.params["h"][0]["mlp"]["c_proj"]["w"].flags.c_contiguous  # as loaded: a transposed view
+    params, _ = train_module.load_checkpoint(tmp_path / "run", train_module.AdamW(flatten(loaded.params)))
+    for name, array in flatten(params).items():
+        assert array.flags.c_contiguous and array.flags.writeable, name
+        np.testing.assert_array_equal(array, flatten(loaded.params)[name])
+
+
 def test_train_command_errors(tmp_path, capsys):
     assert (
         train_main(["--data", str(tmp_path / "none.txt"), "--tokenizer", str(tmp_path), "--out", str(tmp_path / "o")])

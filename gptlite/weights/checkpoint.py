@@ -37,11 +37,13 @@ Three kinds of directory load:
     (version 2);
   * `mlp.c_proj` [3072, 768] 1.2x to 1.8x faster and `attn.c_proj` [768, 768]
     1.1x to 1.5x faster as [n_out, n_in] (version 3). `c_attn` and `c_fc` run
-    1.0x to 1.07x slower that way, so they are not stored so.
+    1.0x to 1.1x slower that way, so they are not stored so.
   gpt2's whole decode step ran 1.16x faster (README, "Beside llama.cpp").
   Batches of 2 to 512 rows gain 1.0x to 1.2x through the `c_proj` order too.
   Versions 1 (everything stored as named) and 2 (only the head transposed)
-  still load.
+  still load. A `stored_transposed` other than the one its version writes is
+  refused: the shapes cannot tell a square `attn.c_proj` stored one way from
+  the other.
 
 Every tensor is checked against the shapes the config implies, so a wrong or
 missing tensor is named with its expected and found shape instead of failing
@@ -64,8 +66,8 @@ from ..vocab import find_vocab_files
 from . import safetensors, tf_checkpoint, torch_checkpoint
 
 FORMAT, VERSION, READABLE_VERSIONS = "gptlite", 3, (1, 2, 3)
-# The tensors a version 3 layout may store transposed (`stored_transposed`): the head and the blocks' matrices.
-TRANSPOSABLE = re.compile(r"wte|lm_head|h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.w")
+# What each version's `stored_transposed` lists (`check_stored_transposed`).
+STORED_TRANSPOSED = {1: "nothing", 2: "the head alone", 3: "the head and every block's c_proj.w"}
 META_FILE, WEIGHTS_FILE = "gptlite.json", "weights.safetensors"
 # Buffers and tied copies that Hugging Face checkpoints carry besides the weights.
 SKIPPED_SUFFIXES = (".attn.bias", ".attn.masked_bias", "lm_head.weight")
@@ -280,21 +282,25 @@ def converted_meta(directory):
         raise ValueError(f"{path}: not a gptlite model of version {versions}")
     transposed = meta.get("stored_transposed", [])
     names = transposed if isinstance(transposed, list) and all(isinstance(n, str) for n in transposed) else None
-    if names is None or not all(may_store_transposed(version, n) for n in names) or len(set(names)) < len(names):
-        raise ValueError(
-            f"{path}: stored_transposed must list some of wte, lm_head (version 2) or of the weight matrices "
-            "(version 3), once each"
-        )
+    if names is None or len(set(names)) < len(names):
+        raise ValueError(f"{path}: stored_transposed must be a list of tensor names, each once")
     check_kinds(config, CONVERTED_KINDS, path)
     return meta
 
 
-def may_store_transposed(version, name):
-    """Whether `stored_transposed` may list `name` in a layout of this version: nothing in version 1, the head
-    in version 2, the head or any block's weight matrix in version 3."""
-    if version == 2:
-        return name in ("wte", "lm_head")
-    return version >= 3 and TRANSPOSABLE.fullmatch(name) is not None
+def check_stored_transposed(meta, config, path):
+    """Refuse a `stored_transposed` other than the one this version's `save_converted` writes for this config:
+    the shapes cannot tell a square matrix (attn.c_proj) stored one way from the other, so any other list would
+    load wrong weights without an error."""
+    names, version = meta.get("stored_transposed", []), meta["version"]
+    if version == 1:
+        right = not names
+    elif version == 2:
+        right = names == [head_name(config)]
+    else:  # the length first: it bounds the list built to compare with by the file's own size
+        right = len(names) == 1 + 2 * config.n_layer and set(names) == set(transposed_on_disk(config))
+    if not right:
+        raise ValueError(f"{path}: stored_transposed must list {STORED_TRANSPOSED[version]} in version {version}")
 
 
 def converted_config(directory):
@@ -310,8 +316,10 @@ def converted_tensors(directory):
     """The weights of a directory in gptlite's layout, by gptlite's names and in their shapes: a tensor stored
     transposed comes back as the transpose of what the file holds (a view; no copy): its shape is gptlite's, its
     strides those of the other order."""
+    meta = converted_meta(directory)
+    check_stored_transposed(meta, converted_config(directory), Path(directory) / META_FILE)
     tensors = safetensors.load(Path(directory) / WEIGHTS_FILE)
-    for name in converted_meta(directory).get("stored_transposed", []):
+    for name in meta.get("stored_transposed", []):
         if name in tensors:
             tensors[name] = tensors[name].T  # e.g. the head: [n_embd, n_vocab] on disk -> [n_vocab, n_embd]
     return tensors
@@ -381,8 +389,10 @@ def save_converted(directory, config, tensors, vocab, source, dtype=np.float32, 
             shutil.copyfileobj(g, f)
     stored = {n: np.asarray(tensors[n], dtype) for n in param_shapes(config)}  # embeddings, then block by block
     transposed = transposed_on_disk(config)
-    for name in transposed:  # a view: safetensors.save writes each tensor in C order, one at a time, so the file
-        stored[name] = stored[name].T  # holds e.g. the head as [n_embd, n_vocab], and no second model is in memory
+    # Views: safetensors.save writes each tensor in C order, one at a time, so the file holds e.g. the head as
+    # [n_embd, n_vocab], and no transposed copy of the model is ever in memory whole.
+    for name in transposed:
+        stored[name] = stored[name].T
     safetensors.save(directory / WEIGHTS_FILE, stored, progress=progress)
     meta = {"format": FORMAT, "version": VERSION, "config": asdict(config), "source": str(source)}
     meta["stored_transposed"] = transposed
