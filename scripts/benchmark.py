@@ -53,7 +53,11 @@ def parse_args():
     )
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS / torch threads (default: all cores)")
     p.add_argument("--repeats", type=int, default=5, help="rounds per measurement; the median is reported (default: 5)")
-    p.add_argument("--no-hf", action="store_true", help="skip Hugging Face transformers even if it is installed")
+    p.add_argument(
+        "--no-hf",
+        action="store_true",
+        help="do not time Hugging Face transformers (torch still converts the weights for llama.cpp)",
+    )
     p.add_argument("--no-llama", action="store_true", help="skip llama.cpp even if llama-cpp-python is installed")
     p.add_argument(
         "--gguf-converter",
@@ -83,14 +87,14 @@ from gptlite.scoring import perplexity  # noqa: E402
 from gptlite.weights.checkpoint import save_converted  # noqa: E402
 
 try:
-    if ARGS.no_hf:
+    if ARGS.no_hf and ARGS.no_llama:
         raise ImportError("--no-hf")
     import torch
 
     from hf_reference import hf_from_gptlite
 
     torch.set_num_threads(ARGS.threads)
-    HF_REASON = None
+    HF_REASON = "--no-hf" if ARGS.no_hf else None  # torch still converts the weights for llama.cpp
 except ImportError as e:
     torch, HF_REASON = None, str(e)
 
@@ -547,10 +551,19 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         gpt, model_dir = (GPT.from_pretrained(ARGS.model), ARGS.model) if ARGS.model else random_model(tmp)
         config, params = gpt.config, gpt.params
-        hf = hf_from_gptlite(config, params, "sdpa") if torch is not None else None
-        llama = None
-        if LLAMA_REASON is None and {"prefill", "decode", "batch"} & ARGS.sections:
-            llama = LlamaCpp(gguf_f32(hf, GPT2_VOCAB[0].parent, ARGS.gguf_converter, tmp), ARGS.threads)
+        wants_llama = LLAMA_REASON is None and bool({"prefill", "decode", "batch"} & ARGS.sections)
+        hf = (
+            hf_from_gptlite(config, params, "sdpa")
+            if torch is not None and (HF_REASON is None or wants_llama)
+            else None
+        )
+        llama = (
+            LlamaCpp(gguf_f32(hf, GPT2_VOCAB[0].parent, ARGS.gguf_converter, tmp), ARGS.threads)
+            if wants_llama
+            else None
+        )
+        if HF_REASON is not None:
+            hf = None  # --no-hf: its model was only the way into llama.cpp's converter; untimed, and its memory freed
         runner = Runner(gpt, hf, llama)
         r = {
             "model": ARGS.model or f"random weights, {ARGS.shape} shapes",
