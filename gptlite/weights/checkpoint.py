@@ -305,19 +305,23 @@ def check_stored_transposed(meta, config, path):
 
 def converted_config(directory):
     """The Config in the `gptlite.json` of a directory in gptlite's layout, checked."""
-    config = converted_meta(directory)["config"]
+    return meta_config(converted_meta(directory), Path(directory) / META_FILE)
+
+
+def meta_config(meta, path):
+    """The Config that a checked `gptlite.json` (converted_meta) holds; a bad one is named with its path."""
     try:
-        return Config(**config)
+        return Config(**meta["config"])
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{Path(directory) / META_FILE}: {e}") from None
+        raise ValueError(f"{path}: {e}") from None
 
 
 def converted_tensors(directory):
     """The weights of a directory in gptlite's layout, by gptlite's names and in their shapes: a tensor stored
     transposed comes back as the transpose of what the file holds (a view; no copy): its shape is gptlite's, its
     strides those of the other order."""
-    meta = converted_meta(directory)
-    check_stored_transposed(meta, converted_config(directory), Path(directory) / META_FILE)
+    meta, path = converted_meta(directory), Path(directory) / META_FILE
+    check_stored_transposed(meta, meta_config(meta, path), path)
     tensors = safetensors.load(Path(directory) / WEIGHTS_FILE)
     for name in meta.get("stored_transposed", []):
         if name in tensors:
