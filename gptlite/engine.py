@@ -15,8 +15,9 @@ A pass extends every layer of its cache or none: if it fails or is interrupted (
 is rewound to where it was, so that the next pass finds every layer at the same length.
 
 Which path runs a pass is decided by rule (`parallel.runs`): the model's architecture, the shape of the pass
-and the cores the process may use. It depends on nothing that is timed, so a given machine, model and shape
-always take the same path, and a seeded generation repeats exactly from run to run.
+(and whether it gives logits at every position), the cores the process may use and the kernels OpenBLAS runs
+with. It depends on nothing that is timed, so a given machine, model and pass always take the same path, and a
+seeded generation repeats exactly from run to run.
 """
 
 from contextlib import contextmanager
@@ -109,9 +110,17 @@ class Engine:
         return lm_head(x, head_weight(self.params), hooks)
 
     def logits(self, ids, positions, mask, cache) -> np.ndarray:
-        """Logits at every new position: ids [n_batch, n_seq] -> [n_batch, n_seq, n_vocab]."""
-        x = self.hidden_states(ids, positions, mask, cache)  # [n_batch, n_seq, n_embd]
-        return self.head(x.reshape(-1, self.config.n_embd)).reshape(*ids.shape, -1)  # [n_batch, n_seq, n_vocab]
+        """Logits at every new position: ids [n_batch, n_seq] -> [n_batch, n_seq, n_vocab]. The pass that
+        verifies proposed tokens; with a few rows in all, it may run through the two-thread path's panels
+        (`parallel.kind`), the blocks and the head alike."""
+        split = self._path(*ids.shape, every_position=True)
+        n_embd = self.config.n_embd
+        with _all_or_nothing(cache):
+            if split is not None:
+                x = split.hidden_states(ids, positions, mask, cache, every_position=True)  # [n_batch, n_seq, n_embd]
+                return split.logits(x.reshape(-1, n_embd)).reshape(*ids.shape, -1)  # [n_batch, n_seq, n_vocab]
+            x = hidden_states(self.params, ids, positions, mask, cache, self.config)  # [n_batch, n_seq, n_embd]
+        return self.head(x.reshape(-1, n_embd)).reshape(*ids.shape, -1)  # [n_batch, n_seq, n_vocab]
 
     def last_logits(self, ids, positions, mask, cache) -> np.ndarray:
         """Logits of each row's last new position only: ids [n_batch, n_seq] -> [n_batch, n_vocab]. The
@@ -123,13 +132,14 @@ class Engine:
             x = hidden_states(self.params, ids, positions, mask, cache, self.config)  # [n_batch, n_seq, n_embd]
         return lm_head(x[:, -1], head_weight(self.params))  # [n_batch, n_embd] -> [n_batch, n_vocab]
 
-    def path(self, n_batch: int, n_seq: int) -> str:
-        """Which path a pass over n_batch x n_seq new positions takes: "two threads" or "model.py"."""
-        return "two threads" if parallel.runs(self.config, n_batch, n_seq) else "model.py"
+    def path(self, n_batch: int, n_seq: int, every_position: bool = False) -> str:
+        """Which path a pass over n_batch x n_seq new positions takes (with logits at every position, as `logits`
+        gives, or not): "two threads" or "model.py"."""
+        return "two threads" if parallel.runs(self.config, n_batch, n_seq, every_position) else "model.py"
 
-    def _path(self, n_batch, n_seq):
-        """The two-thread path, loaded with the weights, when the rule picks it for this shape; else None."""
-        if not parallel.runs(self.config, n_batch, n_seq):
+    def _path(self, n_batch, n_seq, every_position=False):
+        """The two-thread path, loaded with the weights, when the rule picks it for this pass; else None."""
+        if not parallel.runs(self.config, n_batch, n_seq, every_position):
             return None
         if self._split is None:
             self._split = parallel.TwoThreads(self.config)

@@ -6,7 +6,8 @@ transformer's layers so that each needs only one sum of partial results).
 
 Why. Two passes leave one of the two cores idle when NumPy runs them alone:
 * A decode step of a batch multiplies a handful of rows (one per sequence) by
-  every weight matrix. The cost is reading the weights, not the arithmetic.
+  every weight matrix, and so does a pass verifying a few proposed tokens
+  (speculative decoding). The cost is reading the weights, not the arithmetic.
   With 2-16 rows, multi-threaded OpenBLAS first copies ("packs") each weight
   matrix and reads it at a fraction of the speed it reads it for a single row.
 * A long prompt, or a window being scored, spends about half of its time in
@@ -34,11 +35,13 @@ normalises what the other does ("sequence parallelism": Korthikanti et al.
 2022, Section 4.2.2); a second barrier, and both go on with the whole of it.
 
 Each thread's part of a matrix is a view of the checkpoint's (columns or rows
-of it): nothing is copied, except for decode steps of a batch. For those, each
-part is copied into column panels [n_panels, n_in, PANEL] (64 columns, 192 KB
-for n_in = 768): `np.matmul(x, panels)` then runs every panel through
-OpenBLAS's small-matrix kernel, which skips the packing step. The panels are a
-second layout of the weights: made the first time a batch is decoded and kept.
+of it): nothing is copied, except for passes over a few rows: a batch's decode
+steps, and speculative decoding's passes that verify a few proposed tokens. For
+those, each part is copied into column panels [n_panels, n_in, PANEL] (64
+columns, 192 KB for n_in = 768): `np.matmul(x, panels)` then runs every panel
+through OpenBLAS's small-matrix kernel, which skips the packing step. The
+panels are a second layout of the weights, as big as the first: made the first
+time such a pass runs, and kept.
 Each generation copies the weights in afresh, so that edits to them count,
 except where they are a file mapped read-only: a float32 model loaded from
 gptlite's layout or a safetensors file (not a `gpt.copy()` of it, nor one
@@ -50,8 +53,9 @@ ms a generation for gpt2, were it redone.)
 
 Where it runs: by rule, never by timing (`runs`). The path computes the architectures and Config values
 listed in COMPUTES; any other model runs model.py's path. It runs the passes it was measured faster at on
-two-core machines (AMD EPYC Zen 4, Intel Sapphire Rapids): decode steps of 2 to PANEL_ROWS rows, and passes
-over PREFILL_ROWS positions or more; one row's decode step and short prompts stay in model.py. And it runs
+two-core machines (AMD EPYC Zen 4 and Zen 5, Intel Sapphire Rapids): passes over PREFILL_ROWS positions or
+more, and, where OpenBLAS's kernels have the small-matrix path (`panels_pay`), passes over 2 to PANEL_ROWS
+rows (`kind`); one row's decode step and short prompts stay in model.py. And it runs
 where the process may use exactly two cores: with more, OpenBLAS's own threads use them all, and two
 single-threaded halves were never measured against that. GPTLITE_PARALLEL=on runs it wherever it can
 compute the model; =off (or 0) never. It also needs threadpoolctl, to hold OpenBLAS to one thread
@@ -71,8 +75,8 @@ import numpy as np
 from .model import ACTIVATIONS, Config, attention, attention_scale, head_weight, layer_norm
 
 PANEL = 64  # columns per panel: powers of two from 16 to 64 were fastest in measurements, 128 and up slower
-PANEL_ROWS = 16  # batches of up to this many rows decode through the panels (measured: 2 to 16)
-PREFILL_ROWS = 128  # a pass over fewer positions than this (and not a decode step of a batch) stays in model.py
+PANEL_ROWS = 16  # passes over up to this many rows run through the panels (measured: 2 to 16)
+PREFILL_ROWS = 128  # a pass over fewer positions than this (and not of the "rows" kind) stays in model.py
 N_PARTS = 2
 
 # Every field of model.Config, with the values this path computes (None: all of them). `_blocks` below composes
@@ -133,21 +137,46 @@ def available(config: Config) -> bool:
     )
 
 
-def kind(n_batch: int, n_seq: int) -> str | None:
-    """Which kind of pass this is for the two-thread path: "decode" (one new position in each of 2 to PANEL_ROWS
-    rows), "prefill" (many positions), or None (one row's decode step, or a short prompt: model.py's)."""
-    if n_seq == 1 and 2 <= n_batch <= PANEL_ROWS:
-        return "decode"
-    return "prefill" if n_batch * n_seq >= PREFILL_ROWS else None
+def kind(n_batch: int, n_seq: int, every_position: bool = False) -> str | None:
+    """Which kind of pass this is for the two-thread path: "rows" (a few new positions in all, from 2 to
+    PANEL_ROWS: a decode step of a batch, one new position a row; or, with logits at every position, a pass
+    verifying proposed tokens), "prefill" (PREFILL_ROWS positions or more), or None (one row's decode step, or a
+    short prompt: model.py's). A short prompt is not of the "rows" kind, though its shape may be a verifying
+    pass's: the panels double the memory the weights take, and one row's decode steps would not use them."""
+    n_rows = n_batch * n_seq
+    if 2 <= n_rows <= PANEL_ROWS and (n_seq == 1 or every_position):
+        return "rows"
+    return "prefill" if n_rows >= PREFILL_ROWS else None
 
 
-def runs(config: Config, n_batch: int, n_seq: int) -> bool:
-    """The rule: whether a pass over n_batch x n_seq new positions of this model runs here rather than in
-    model.py. Where the path is available (`available`) and the pass is of a kind it was measured faster at
-    (`kind`): with GPTLITE_PARALLEL=on always, by default where the process may use exactly two cores."""
-    if kind(n_batch, n_seq) is None or not available(config):
+# OpenBLAS's kernels with a path for small matrices, which the panels are shaped for (x86-64: its AVX-512 ones).
+SMALL_MATRIX_KERNELS = {"SkylakeX", "Cooperlake", "SapphireRapids"}
+
+
+@functools.cache
+def panels_pay() -> bool:
+    """Whether OpenBLAS runs kernels with a small-matrix path here (`SMALL_MATRIX_KERNELS`, by the name it reports
+    through threadpoolctl): only there do panels skip the packing step. Elsewhere a pass of the "rows" kind runs
+    model.py's: with OpenBLAS's AVX2 kernels ("Haswell") the panels measured 0.85-1.02x model.py for a batch's
+    decode steps (AMD EPYC Zen 2; Zen 5 under OPENBLAS_CORETYPE=Haswell), and 0.64-1.0x for verifying passes."""
+    controller = threadpool_controller()
+    return controller is not None and any(
+        info.get("internal_api") == "openblas" and info.get("architecture") in SMALL_MATRIX_KERNELS
+        for info in controller.info()
+    )
+
+
+def runs(config: Config, n_batch: int, n_seq: int, every_position: bool = False) -> bool:
+    """The rule: whether a pass over n_batch x n_seq new positions of this model (with logits at every position
+    or not) runs here rather than in model.py. Where the path is available (`available`) and the pass is of a
+    kind it was measured faster at (`kind`; the "rows" kind only where `panels_pay`): with GPTLITE_PARALLEL=on
+    always, by default where the process may use exactly two cores."""
+    pass_kind = kind(n_batch, n_seq, every_position)
+    if pass_kind is None or not available(config):
         return False
-    return setting() == "on" or usable_cores() == N_PARTS
+    if setting() == "on":
+        return True
+    return usable_cores() == N_PARTS and (pass_kind != "rows" or panels_pay())
 
 
 _blas_lock = threading.Lock()
@@ -215,7 +244,7 @@ def same_view(a: np.ndarray, b: np.ndarray) -> bool:
 
 class Linear:
     """One thread's share of a linear layer: w, its part of the checkpoint's matrix [n_in, n_out] as a view (no
-    copy), and b [n_out] (None where the bias is added after the sum); for decode steps of a batch, the same part
+    copy), and b [n_out] (None where the bias is added after the sum); for passes over a few rows, the same part
     copied into panels."""
 
     def __init__(self):
@@ -283,7 +312,7 @@ class TwoThreads:
     """The model split in two `Shard`s, run by the calling thread and one helper thread.
 
     `load(params)` before each generation or scoring call points the shards at the weights as they are then, so
-    that edits to them count; the first decode step of a batch after a load copies them into panels (except
+    that edits to them count; the first pass of the "rows" kind after a load copies them into panels (except
     where the panels already hold the same read-only memory map: `Linear.load`)."""
 
     def __init__(self, config: Config):
@@ -307,10 +336,11 @@ class TwoThreads:
         self._forward(ids, positions, mask, cache, then=head)
         return logits
 
-    def hidden_states(self, ids, positions, mask, cache) -> np.ndarray:
+    def hidden_states(self, ids, positions, mask, cache, every_position=False) -> np.ndarray:
         """Like `model.hidden_states`: token ids [n_batch, n_seq] -> final normalised hidden states
-        [n_batch, n_seq, n_embd]. Extends every layer of `cache` by n_seq positions."""
-        return self._forward(ids, positions, mask, cache)
+        [n_batch, n_seq, n_embd]. Extends every layer of `cache` by n_seq positions. every_position: the head
+        will read every position (`kind`)."""
+        return self._forward(ids, positions, mask, cache, every_position=every_position)
 
     def logits(self, x) -> np.ndarray:
         """Like `model.lm_head`: final hidden states [n, n_embd] -> logits [n, n_vocab], a half on each thread."""
@@ -322,10 +352,10 @@ class TwoThreads:
         self._in_two_threads(head)
         return logits
 
-    def _forward(self, ids, positions, mask, cache, then=None):
+    def _forward(self, ids, positions, mask, cache, then=None, every_position=False):
         """Both threads' pass through the blocks -> the final normalised hidden states [n_batch, n_seq, n_embd];
         then, if given, each thread calls then(part, hidden states), which it may read whole."""
-        if kind(*ids.shape) == "decode":
+        if kind(*ids.shape, every_position) == "rows":
             for linear in (linear for shard in self.shards for linear in shard.linears() if not linear.panels_current):
                 linear.copy_panels()
         n_embd = self.config.n_embd

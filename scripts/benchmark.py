@@ -573,6 +573,7 @@ def main():
             "hf": HF_REASON or f"transformers GPT2LMHeadModel, torch {torch.__version__}",
             "llama": LLAMA_REASON or f"llama.cpp F32 GGUF, llama-cpp-python {LLAMA_VERSION}",
             "weights_mb": sum(a.nbytes for a in flatten(params).values()) / 1e6,
+            "machine": machine(),
         }
         if "prefill" in ARGS.sections:
             product = sgemm(config)
@@ -644,6 +645,32 @@ def cell(s, digits=1):
     return f"{s['median']:.{digits}f} ({s['low']:.{digits}f}-{s['high']:.{digits}f})"
 
 
+def machine():
+    """The processor (/proc/cpuinfo's name, family and model) and the BLAS NumPy multiplies with: OpenBLAS's
+    version and the kernels it picked, or OPENBLAS_CORETYPE's, which overrides its choice."""
+    cpu = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f.read(1 << 16).split("\n\n")[0].splitlines():
+                key, _, value = line.partition(":")
+                cpu[key.strip()] = value.strip()
+    except OSError:
+        pass
+    processor = (
+        f"{cpu.get('model name', 'unknown CPU')} (family {cpu.get('cpu family', '?')} model {cpu.get('model', '?')})"
+    )
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"{processor}; BLAS unknown (no threadpoolctl)"
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]] or [{}]
+    blas = blas[0]
+    chosen = os.environ.get("OPENBLAS_CORETYPE")
+    how = f"OPENBLAS_CORETYPE={chosen}" if chosen is not None else "its own choice"
+    kernels = f"{blas.get('architecture')} kernels ({how})"
+    return f"{processor}; {blas.get('internal_api', 'BLAS')} {blas.get('version')}, {kernels}"
+
+
 def table(r):
     rows = [
         ("prefill, 16-token prompt (tokens/s)", "prefill_16"),
@@ -658,6 +685,7 @@ def table(r):
     lines = [
         f"{r['model']}: {r['weights_mb']:.0f} MB of float32 weights; {r['threads']} threads; median (lowest-highest) "
         f"of {r['repeats']} interleaved rounds; HF: {r['hf']}; llama.cpp: {r['llama']}.",
+        f"Machine: {r['machine']}.",
         "",
         "| measurement | gptlite | HF transformers | gptlite / HF | llama.cpp F32 | gptlite / llama.cpp |",
         "|---|---:|---:|---:|---:|---:|",

@@ -111,6 +111,37 @@ def test_decode_step_logits_match_the_plain_path(gpt, n_batch):
         np.testing.assert_allclose(b.v[:, :, : b.length], a.v[:, :, : a.length], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("n_batch, n_seq", [(1, 2), (1, 5), (1, parallel.PANEL_ROWS), (2, 4)])
+def test_a_verifying_pass_through_the_panels_matches_the_plain_path(gpt, n_batch, n_seq, monkeypatch):
+    """engine.logits over a few new positions after a prompt (speculative decoding's verifying pass): the blocks
+    and the head run through the panels, with the logits and the cache of model.py's path."""
+    config, engine = gpt.config, gpt.engine
+    ids, real, positions = left_pad(PROMPTS[:n_batch], max_new_tokens=n_seq)
+    n_prompt = ids.shape[1]
+    caches, panel_products = {}, []
+    real_panel_matmul = parallel.panel_matmul
+    monkeypatch.setattr(parallel, "panel_matmul", lambda x, *args: panel_products.append(x.shape) or
+                        real_panel_matmul(x, *args))  # fmt: skip
+    for path in ("off", "on"):
+        monkeypatch.setenv("GPTLITE_PARALLEL", path)
+        cache = caches[path] = engine.new_cache(n_batch, real.shape[1])
+        engine.last_logits(ids, positions, attention_mask(real[:, :n_prompt], n_prompt), cache)
+        proposed = (np.arange(n_batch * n_seq).reshape(n_batch, n_seq) * 7) % config.n_vocab  # [n_batch, n_seq]
+        positions_new = positions[:, -1:] + 1 + np.arange(n_seq)  # [n_batch, n_seq]
+        mask = attention_mask(real, n_seq)
+        assert engine.path(n_batch, n_seq, every_position=True) == ("two threads" if path == "on" else "model.py")
+        caches[path, "logits"] = engine.logits(proposed, positions_new, mask, cache)
+    expected, got = caches["off", "logits"], caches["on", "logits"]
+    assert got.shape == expected.shape == (n_batch, n_seq, config.n_vocab) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    n_linears = 2 * (6 * config.n_layer + 1)  # on each thread: q, k, v, and both c_proj and c_fc a block; the head
+    assert len(panel_products) == n_linears and all(n_rows == n_batch * n_seq for n_rows, _ in panel_products)
+    for a, b in zip(caches["off"].layers, caches["on"].layers):
+        assert a.length == b.length == n_prompt + n_seq
+        np.testing.assert_allclose(b.k[:, :, : b.length], a.k[:, :, : a.length], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b.v[:, :, : b.length], a.v[:, :, : a.length], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("n_batch", [1, 3])
 def test_prefill_hidden_states_and_logits_match_the_plain_path(gpt, n_batch):
     config = gpt.config
@@ -270,11 +301,40 @@ def test_an_error_in_either_thread_reaches_the_caller(failing, monkeypatch):
 
 
 def test_kind_of_pass():
-    assert parallel.kind(1, 1) is None  # one row's decode step: model.py's matrix-vector products
-    assert parallel.kind(2, 1) == parallel.kind(parallel.PANEL_ROWS, 1) == "decode"
+    assert parallel.kind(1, 1) is None and parallel.kind(1, 1, every_position=True) is None  # model.py's GEMVs
+    assert parallel.kind(2, 1) == parallel.kind(parallel.PANEL_ROWS, 1) == "rows"  # decode steps of a batch
     assert parallel.kind(parallel.PANEL_ROWS + 1, 1) is None
-    assert parallel.kind(1, parallel.PREFILL_ROWS - 1) is None  # a short prompt
+    assert parallel.kind(1, 2) is None and parallel.kind(1, parallel.PREFILL_ROWS - 1) is None  # short prompts
+    for n_batch, n_seq in ((1, 2), (1, parallel.PANEL_ROWS), (2, 3)):  # passes verifying a few proposed tokens
+        assert parallel.kind(n_batch, n_seq, every_position=True) == "rows"
+    assert parallel.kind(1, parallel.PANEL_ROWS + 1, every_position=True) is None
     assert parallel.kind(1, parallel.PREFILL_ROWS) == parallel.kind(4, parallel.PREFILL_ROWS // 4) == "prefill"
+    assert parallel.kind(1, parallel.PREFILL_ROWS, every_position=True) == "prefill"
+
+
+class Controller:
+    """threadpoolctl's controller as panels_pay reads it: the libraries loaded, and OpenBLAS's kernels."""
+
+    def __init__(self, *libraries):
+        self.libraries = [{"internal_api": api, "architecture": kernels} for api, kernels in libraries]
+
+    def info(self):
+        return self.libraries
+
+
+@pytest.mark.parametrize("libraries, pays", [
+    ([("openblas", "SkylakeX")], True), ([("openblas", "Cooperlake")], True),
+    ([("openblas", "SapphireRapids")], True), ([("openblas", "Haswell")], False), ([("openblas", "Zen")], False),
+    ([("mkl", "SkylakeX")], False), ([("openmp", None), ("openblas", "SkylakeX")], True), ([], False),
+])  # fmt: skip
+def test_panels_pay_with_openblass_small_matrix_kernels(libraries, pays, monkeypatch):
+    parallel.panels_pay.cache_clear()
+    monkeypatch.setattr(parallel, "threadpool_controller", lambda: Controller(*libraries))
+    assert parallel.panels_pay() is pays
+    parallel.panels_pay.cache_clear()
+    monkeypatch.setattr(parallel, "threadpool_controller", lambda: None)  # threadpoolctl not installed
+    assert parallel.panels_pay() is False
+    parallel.panels_pay.cache_clear()
 
 
 def test_available_unless_switched_off_or_impossible(monkeypatch):
@@ -301,21 +361,26 @@ def test_available_unless_switched_off_or_impossible(monkeypatch):
     assert random_gpt(config).engine.path(8, 1) == "model.py"
 
 
-@pytest.mark.parametrize("cores, setting, expected", [(2, "auto", True), (4, "auto", False), (16, "auto", False),
-                                                      (4, "on", True), (2, "off", False)])  # fmt: skip
-def test_the_path_is_chosen_by_rule(cores, setting, expected, monkeypatch, count_split_steps):
-    """The path depends on the cores the process may use, the setting and the shape of the pass: nothing timed,
-    so the same machine, model and shape take it every time."""
+@pytest.mark.parametrize("cores, setting, pays, expected, rows", [
+    (2, "auto", True, True, True), (2, "auto", False, True, False), (4, "auto", True, False, False),
+    (16, "auto", True, False, False), (4, "on", False, True, True), (2, "off", True, False, False),
+])  # fmt: skip
+def test_the_path_is_chosen_by_rule(cores, setting, pays, expected, rows, monkeypatch, count_split_steps):
+    """The path depends on the cores the process may use, the setting, OpenBLAS's kernels (for passes over a few
+    rows) and the pass: nothing timed, so the same machine, model and pass take it every time."""
     monkeypatch.setenv("GPTLITE_PARALLEL", setting)
     monkeypatch.setattr(parallel, "usable_cores", lambda: cores)
+    monkeypatch.setattr(parallel, "panels_pay", lambda: pays)
     config = CONFIGS["gpt2-like"]
-    assert parallel.runs(config, 8, 1) is expected
     assert parallel.runs(config, 1, parallel.PREFILL_ROWS) is expected
+    assert parallel.runs(config, 8, 1) is parallel.runs(config, 1, 5, every_position=True) is rows
     assert not parallel.runs(config, 1, 1) and not parallel.runs(config, 1, parallel.PREFILL_ROWS - 1)
+    assert not parallel.runs(config, 1, 5)  # a short prompt: only its last position's logits are read
     gpt = random_gpt(config)
-    assert gpt.engine.path(8, 1) == ("two threads" if expected else "model.py")
+    path = "two threads" if rows else "model.py"
+    assert gpt.engine.path(8, 1) == gpt.engine.path(1, 5, every_position=True) == path
     first = gpt.generate(PROMPTS, 6, temperature=1.0, seed=4)
-    assert len(count_split_steps) == (5 if expected else 0)  # the 5 decode steps (the prefill, 8 x 12, is short)
+    assert len(count_split_steps) == (5 if rows else 0)  # the 5 decode steps (the prefill, 8 x 12, is short)
     assert random_gpt(config).generate(PROMPTS, 6, temperature=1.0, seed=4) == first  # a fresh model, the same path
 
 
