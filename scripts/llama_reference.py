@@ -11,7 +11,8 @@ gguf-py), which the wheel does not install; benchmark.py finds it with --gguf-co
 
 The weights go from gptlite to a transformers GPT2LMHeadModel (hf_reference.py), are saved in the hub's
 layout with GPT-2's tokenizer files, and converted with `--outtype f32`: every tensor stays float32, as
-gptlite's are. Decoding uses llama.cpp's C API through llama-cpp-python's bindings (`llama_decode` on a batch
+gptlite's are. The KV cache is float32 too (llama.cpp's default is float16, which halves what a step after
+a long prompt reads). Decoding uses llama.cpp's C API through llama-cpp-python's bindings (`llama_decode` on a batch
 holding one new token per sequence, `llama_get_logits_ith`, argmax in NumPy), not the high-level `Llama` class,
 so that Python does per token what gptlite's greedy loop does and a batch of rows decodes in one call, each row
 its own sequence in one unified KV cache.
@@ -57,6 +58,7 @@ class LlamaCpp:
         params.n_ctx, params.n_batch, params.n_ubatch, params.n_seq_max = n_ctx, n_batch, n_batch, n_seq
         params.n_threads = params.n_threads_batch = threads
         params.kv_unified = True  # every row's keys in one cache of n_ctx, as gptlite's rows share one array
+        params.type_k = params.type_v = llama_cpp.GGML_TYPE_F32  # its default is F16; gptlite's cache is float32
         self.ctx = llama_cpp.llama_init_from_model(self.model, params)
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, n_seq)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self.model))
