@@ -80,7 +80,9 @@ def test_converted_layout_loads_by_memory_map_to_the_same_logits(tmp_path):
         gpt.params["wte"].base, np.memmap
     )
     ref = reference("tiny")
-    np.testing.assert_array_equal(gpt(ref["prompt"]), GPT.from_pretrained(MODELS / "tiny")(ref["prompt"]))
+    # The matrices stored transposed reach another BLAS kernel: the same sums, in an order that may round apart.
+    converted, as_named = gpt(ref["prompt"]), GPT.from_pretrained(MODELS / "tiny")(ref["prompt"])
+    np.testing.assert_allclose(converted, as_named, rtol=1e-5, atol=1e-6)
     assert gpt.tokenizer.encode("Hello world") == [15496, 995]
 
 
