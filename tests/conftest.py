@@ -2,7 +2,7 @@
 
 import pytest
 
-from gptlite import GPT
+from gptlite import GPT, parallel
 from gptlite.tokenizer import save_vocab, train_bpe
 
 from helpers import MODELS, TEXT
@@ -21,3 +21,18 @@ def corpus(tmp_path_factory):
     (root / "text.txt").write_text(TEXT)
     save_vocab(root / "tok", *train_bpe(TEXT, 300))
     return root
+
+
+@pytest.fixture
+def count_split_steps(monkeypatch):
+    """The shapes [n_batch, n_seq] of the passes that took the two-thread path, so that a test cannot pass
+    without it."""
+    steps = []
+    real = parallel.TwoThreads._forward
+
+    def counted(self, ids, *args, **kwargs):
+        steps.append(ids.shape)
+        return real(self, ids, *args, **kwargs)
+
+    monkeypatch.setattr(parallel.TwoThreads, "_forward", counted)
+    return steps

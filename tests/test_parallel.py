@@ -167,21 +167,6 @@ def test_prefill_hidden_states_and_logits_match_the_plain_path(gpt, n_batch):
     np.testing.assert_allclose(last, plain_logits.reshape(n_batch, n_seq, -1)[:, -1], rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture
-def count_split_steps(monkeypatch):
-    """The shapes [n_batch, n_seq] of the passes that took the two-thread path, so that a test cannot pass
-    without it."""
-    steps = []
-    real = parallel.TwoThreads._forward
-
-    def counted(self, ids, *args, **kwargs):
-        steps.append(ids.shape)
-        return real(self, ids, *args, **kwargs)
-
-    monkeypatch.setattr(parallel.TwoThreads, "_forward", counted)
-    return steps
-
-
 def test_logits_and_scores_of_long_inputs_are_the_plain_paths(gpt, monkeypatch, count_split_steps):
     config = gpt.config
     monkeypatch.setattr(parallel, "PREFILL_ROWS", 16)  # these models' windows are short: 64 positions

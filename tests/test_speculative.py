@@ -7,7 +7,7 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
-from gptlite import GPT, Config, model, parallel
+from gptlite import GPT, Config, model
 from gptlite.decoding import Stats
 from gptlite.speculative import accept_or_resample, prompt_lookup
 
@@ -83,24 +83,16 @@ def test_the_never_right_draft_is_never_right(gpt, drafts):
 @pytest.mark.parametrize("prompts", [PROMPTS, PROMPTS[:1]], ids=["a batch", "one row"])
 @pytest.mark.parametrize("path", ["on", "off"])
 @pytest.mark.parametrize("how", ["lookup", "draft"])
-def test_both_paths_give_the_same_tokens(gpt, drafts, path, how, prompts, monkeypatch):
+def test_both_paths_give_the_same_tokens(gpt, drafts, path, how, prompts, monkeypatch, count_split_steps):
     """With GPTLITE_PARALLEL=on one row's verifying passes (a few positions) run through the panels."""
     monkeypatch.setenv("GPTLITE_PARALLEL", path)
     plain = gpt.generate(prompts, 25, temperature=0, eos_token_id=None)
-    split_passes = []
-    real = parallel.TwoThreads.hidden_states
-
-    def counted(self, ids, *args, **kwargs):
-        split_passes.append(ids.shape)
-        return real(self, ids, *args, **kwargs)
-
-    monkeypatch.setattr(parallel.TwoThreads, "hidden_states", counted)
     speculative = dict(prompt_lookup_num_tokens=3) if how == "lookup" else dict(assistant_model=drafts["random"])
     assert gpt.generate(prompts, 25, temperature=0, eos_token_id=None, **speculative) == plain
     if path == "off":
-        assert split_passes == []
-    elif len(prompts) == 1:
-        assert any(n_seq > 1 for _, n_seq in split_passes)  # a few positions verified on two threads
+        assert count_split_steps == []
+    elif len(prompts) == 1:  # one row's plain steps and short prompt stay in model.py: these are verifying passes
+        assert any(n_seq > 1 for _, n_seq in count_split_steps)
 
 
 @pytest.mark.parametrize("how", ["lookup", "draft"])
