@@ -120,7 +120,7 @@ class Engine:
                 x = split.hidden_states(ids, positions, mask, cache, every_position=True)  # [n_batch, n_seq, n_embd]
                 return split.logits(x.reshape(-1, n_embd)).reshape(*ids.shape, -1)  # [n_batch, n_seq, n_vocab]
             x = hidden_states(self.params, ids, positions, mask, cache, self.config)  # [n_batch, n_seq, n_embd]
-        return self.head(x.reshape(-1, n_embd)).reshape(*ids.shape, -1)  # [n_batch, n_seq, n_vocab]
+        return lm_head(x, head_weight(self.params))  # [n_batch, n_seq, n_embd] -> [n_batch, n_seq, n_vocab]
 
     def last_logits(self, ids, positions, mask, cache) -> np.ndarray:
         """Logits of each row's last new position only: ids [n_batch, n_seq] -> [n_batch, n_vocab]. The
