@@ -7,9 +7,10 @@ transformer's layers so that each needs only one sum of partial results).
 Why. Two passes leave one of the two cores idle when NumPy runs them alone:
 * A decode step of a batch multiplies a handful of rows (one per sequence) by
   every weight matrix, and so does a pass verifying a few proposed tokens
-  (speculative decoding). The cost is reading the weights, not the arithmetic.
-  With 2-16 rows, multi-threaded OpenBLAS first copies ("packs") each weight
-  matrix and reads it at a fraction of the speed it reads it for a single row.
+  (speculative decoding). With a few rows the cost is reading the weights, not
+  the arithmetic. With 2 to about a hundred rows, multi-threaded OpenBLAS first
+  copies ("packs") each weight matrix, and reads it at a fraction of the speed
+  it reads it for a single row.
 * A long prompt, or a window being scored, spends about half of its time in
   element-wise work (gelu, softmax, layer norm, attention's small products),
   which NumPy runs on one core while the other waits.
@@ -35,13 +36,14 @@ normalises what the other does ("sequence parallelism": Korthikanti et al.
 2022, Section 4.2.2); a second barrier, and both go on with the whole of it.
 
 Each thread's part of a matrix is a view of the checkpoint's (columns or rows
-of it): nothing is copied, except for passes over a few rows: a batch's decode
-steps, and speculative decoding's passes that verify a few proposed tokens. For
-those, each part is copied into column panels [n_panels, n_in, PANEL] (64
-columns, 192 KB for n_in = 768): `np.matmul(x, panels)` then runs every panel
-through OpenBLAS's small-matrix kernel, which skips the packing step. The
-panels are a second layout of the weights, as big as the first: made the first
-time such a pass runs, and kept.
+of it): nothing is copied, except for passes over 2 to 127 rows: a batch's
+decode steps, and speculative decoding's passes that verify proposed tokens.
+For those, each part is copied into column panels [n_panels, n_in, PANEL] (64
+columns, 192 KB for n_in = 768), and `panel_matmul` multiplies each panel by
+the rows in chunks, each product small enough (at most SMALL_PRODUCT
+multiply-adds) for OpenBLAS's small-matrix kernel, which skips the packing
+step. The panels are a second layout of the weights, as big as the first: made
+the first time such a pass runs, and kept.
 Each generation copies the weights in afresh, so that edits to them count,
 except where they are a file mapped read-only: a float32 model loaded from
 gptlite's layout or a safetensors file (not a `gpt.copy()` of it, nor one
@@ -54,8 +56,9 @@ ms a generation for gpt2, were it redone.)
 Where it runs: by rule, never by timing (`runs`). The path computes the architectures and Config values
 listed in COMPUTES; any other model runs model.py's path. It runs the passes it was measured faster at on
 two-core machines (AMD EPYC Zen 4 and Zen 5, Intel Sapphire Rapids): passes over PREFILL_ROWS positions or
-more, and, where OpenBLAS's kernels have the small-matrix path (`panels_pay`), passes over 2 to PANEL_ROWS
-rows (`kind`); one row's decode step and short prompts stay in model.py. And it runs
+more, and, where OpenBLAS's kernels have the small-matrix path (`panels_pay`), passes of the "rows" kind
+(`kind`: 2 to 16 rows on all three, up to 127 measured on Zen 5 since the rows go in chunks); one row's
+decode step and short prompts stay in model.py. And it runs
 where the process may use exactly two cores: with more, OpenBLAS's own threads use them all, and two
 single-threaded halves were never measured against that. GPTLITE_PARALLEL=on runs it wherever it can
 compute the model; =off (or 0) never. It also needs threadpoolctl, to hold OpenBLAS to one thread
@@ -75,8 +78,10 @@ import numpy as np
 from .model import ACTIVATIONS, Config, attention, attention_scale, head_weight, layer_norm
 
 PANEL = 64  # columns per panel: powers of two from 16 to 64 were fastest in measurements, 128 and up slower
-PANEL_ROWS = 16  # passes over up to this many rows run through the panels (measured: 2 to 16)
-PREFILL_ROWS = 128  # a pass over fewer positions than this (and not of the "rows" kind) stays in model.py
+PREFILL_ROWS = 128  # passes over this many positions or more run on views; fewer: see `kind`
+# OpenBLAS gives products of at most this many multiply-adds (M x N x K) its small-matrix kernel, which reads
+# the matrices as they are; larger ones are first packed (its kernel/x86_64/sgemm_small_kernel_permit_skylakex.c)
+SMALL_PRODUCT = 100**3
 N_PARTS = 2
 
 # Every field of model.Config, with the values this path computes (None: all of them). `_blocks` below composes
@@ -138,15 +143,15 @@ def available(config: Config) -> bool:
 
 
 def kind(n_batch: int, n_seq: int, every_position: bool = False) -> str | None:
-    """Which kind of pass this is for the two-thread path: "rows" (a few new positions in all, from 2 to
-    PANEL_ROWS: a decode step of a batch, one new position a row; or, with logits at every position, a pass
-    verifying proposed tokens), "prefill" (PREFILL_ROWS positions or more), or None (one row's decode step, or a
-    short prompt: model.py's). A short prompt is not of the "rows" kind, though its shape may be a verifying
-    pass's: the panels double the memory the weights take, and one row's decode steps would not use them."""
+    """Which kind of pass this is for the two-thread path: "prefill" (PREFILL_ROWS positions or more), "rows"
+    (2 to PREFILL_ROWS - 1 in all: a decode step of a batch, one new position a row; or, with logits at every
+    position, a pass verifying proposed tokens), or None (one row's decode step, or a short prompt: model.py's).
+    A short prompt is not of the "rows" kind, though its shape may be a verifying pass's: the panels double the
+    memory the weights take, and one row's decode steps would not use them."""
     n_rows = n_batch * n_seq
-    if 2 <= n_rows <= PANEL_ROWS and (n_seq == 1 or every_position):
-        return "rows"
-    return "prefill" if n_rows >= PREFILL_ROWS else None
+    if n_rows >= PREFILL_ROWS:
+        return "prefill"
+    return "rows" if n_rows >= 2 and (n_seq == 1 or every_position) else None
 
 
 # OpenBLAS's kernels with a path for small matrices, which the panels are shaped for (x86-64: its AVX-512 ones).
@@ -221,9 +226,30 @@ def panels(w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def panel_matmul(x: np.ndarray, w: np.ndarray, n_out: int) -> np.ndarray:
-    """x [n_rows, n_in] @ the matrix that `panels` made w from -> [n_rows, n_out]."""
-    out = np.matmul(x, w)  # [n_rows, n_in] @ [n_panels, n_in, PANEL] -> [n_panels, n_rows, PANEL]
-    return out.transpose(1, 0, 2).reshape(x.shape[0], -1)[:, :n_out]  # -> [n_rows, n_panels * PANEL] -> [.., n_out]
+    """x [n_rows, n_in] @ the matrix that `panels` made w from -> [n_rows, n_out].
+
+    One product per panel and chunk of rows, [n_chunk, n_in] @ [n_in, PANEL], each small enough for OpenBLAS's
+    small-matrix kernel (`SMALL_PRODUCT`); the chunks are the inner loop, so a panel is read from memory once
+    and meets every chunk while it is in cache."""
+    chunks = row_chunks(x)  # [n_chunks, n_chunk, n_in]
+    n_chunks, n_chunk, _ = chunks.shape
+    # [n_chunks, n_chunk, n_in] @ [n_panels, 1, n_in, PANEL] -> [n_panels, n_chunks, n_chunk, PANEL]
+    out = np.matmul(chunks, w[:, None])
+    out = out.transpose(1, 2, 0, 3).reshape(n_chunks * n_chunk, -1)  # -> [n_chunks * n_chunk, n_panels * PANEL]
+    return out[: x.shape[0], :n_out]  # -> [n_rows, n_out]
+
+
+def row_chunks(x: np.ndarray) -> np.ndarray:
+    """x [n_rows, n_in] -> [n_chunks, n_chunk, n_in]: as few chunks as keep n_chunk x n_in x PANEL within
+    SMALL_PRODUCT, of equal size, the last padded with rows of zeros (their products are dropped)."""
+    n_rows, n_in = x.shape
+    n_chunks = -(-n_rows // max(1, SMALL_PRODUCT // (n_in * PANEL)))
+    n_chunk = -(-n_rows // n_chunks)
+    if n_chunks * n_chunk == n_rows:
+        return x.reshape(n_chunks, n_chunk, n_in)  # a view where x is contiguous
+    padded = np.zeros((n_chunks * n_chunk, n_in), np.float32)  # [n_chunks * n_chunk, n_in]
+    padded[:n_rows] = x
+    return padded.reshape(n_chunks, n_chunk, n_in)
 
 
 def read_only_map(a: np.ndarray) -> bool:
@@ -263,9 +289,12 @@ class Linear:
         self.panels = panels(self.w, self.panels if same else None)
         self.panels_current = True
 
-    def __call__(self, x, out=None):
-        """x [n_rows, n_in] -> x @ w + b [n_rows, n_out], into `out` if given (it may be a slice of a wider array)."""
-        if self.panels_current and x.shape[0] <= PANEL_ROWS:
+    def __call__(self, x, out=None, in_panels=False):
+        """x [n_rows, n_in] -> x @ w + b [n_rows, n_out], into `out` if given (it may be a slice of a wider array);
+        in_panels: through the panels (in a pass of the "rows" kind), copied first where they are not current."""
+        if in_panels:
+            if not self.panels_current:
+                self.copy_panels()
             product = panel_matmul(x, self.panels, self.w.shape[1])  # [n_rows, n_in] -> [n_rows, n_out]
             if out is None:
                 out = product
@@ -304,9 +333,6 @@ class Shard:
             w["mlp.c_proj"].load(h["mlp"]["c_proj"]["w"][self.units])
         self.head.load(head_weight(params)[self.vocab].T)  # [n_embd, n_vocab / 2]
 
-    def linears(self):
-        return [self.head, *(linear for layer in self.layers for linear in layer.values())]
-
 
 class TwoThreads:
     """The model split in two `Shard`s, run by the calling thread and one helper thread.
@@ -329,9 +355,11 @@ class TwoThreads:
         """Like `model.lm_head(model.hidden_states(...)[:, -1])`: token ids [n_batch, n_seq] -> the logits of each
         row's last position [n_batch, n_vocab]. Extends every layer of `cache` by n_seq positions."""
         logits = np.empty((ids.shape[0], self.config.n_vocab), np.float32)  # [n_batch, n_vocab]
+        in_panels = kind(*ids.shape) == "rows"
 
         def head(part, hidden):  # each thread: its half of the vocabulary
-            self.shards[part].head(hidden[:, -1], out=logits[:, self.shards[part].vocab])  # -> [n_batch, n_vocab / 2]
+            shard = self.shards[part]
+            shard.head(hidden[:, -1], out=logits[:, shard.vocab], in_panels=in_panels)  # -> [n_batch, n_vocab / 2]
 
         self._forward(ids, positions, mask, cache, then=head)
         return logits
@@ -345,9 +373,11 @@ class TwoThreads:
     def logits(self, x) -> np.ndarray:
         """Like `model.lm_head`: final hidden states [n, n_embd] -> logits [n, n_vocab], a half on each thread."""
         logits = np.empty((x.shape[0], self.config.n_vocab), np.float32)  # [n, n_vocab]
+        in_panels = kind(x.shape[0], 1, every_position=True) == "rows"  # the pass whose positions these are
 
         def head(part):
-            self.shards[part].head(x, out=logits[:, self.shards[part].vocab])  # [n, n_embd] -> [n, n_vocab / 2]
+            shard = self.shards[part]
+            shard.head(x, out=logits[:, shard.vocab], in_panels=in_panels)  # [n, n_embd] -> [n, n_vocab / 2]
 
         self._in_two_threads(head)
         return logits
@@ -355,9 +385,7 @@ class TwoThreads:
     def _forward(self, ids, positions, mask, cache, then=None, every_position=False):
         """Both threads' pass through the blocks -> the final normalised hidden states [n_batch, n_seq, n_embd];
         then, if given, each thread calls then(part, hidden states), which it may read whole."""
-        if kind(*ids.shape, every_position) == "rows":
-            for linear in (linear for shard in self.shards for linear in shard.linears() if not linear.panels_current):
-                linear.copy_panels()
+        in_panels = kind(*ids.shape, every_position) == "rows"
         n_embd = self.config.n_embd
         x = self.params["wte"][ids] + self.params["wpe"][positions]  # the residual stream: [n_batch, n_seq, n_embd]
         x = x.reshape(-1, n_embd)  # one row per position: [n_rows, n_embd], shared by both threads
@@ -368,7 +396,7 @@ class TwoThreads:
         barrier = threading.Barrier(N_PARTS)
 
         def work(part):
-            self._blocks(part, ids.shape, x, normalized, norms, mask, cache, partial, barrier)
+            self._blocks(part, ids.shape, x, normalized, norms, mask, cache, partial, barrier, in_panels)
             if then is not None:
                 then(part, hidden)
 
@@ -408,10 +436,11 @@ class TwoThreads:
         if errors:
             raise errors[0]
 
-    def _blocks(self, part, shape, x, normalized, norms, mask, cache, partial, barrier):
+    def _blocks(self, part, shape, x, normalized, norms, mask, cache, partial, barrier, in_panels):
         """Thread `part`'s pass through every block on its shard. x, the residual stream [n_rows, n_embd], and
         normalized, x through the layer norm of the sub-layer to come, are shared: each thread adds to and
-        normalises its own half of the rows, and the barrier then makes the whole of `normalized` visible to both."""
+        normalises its own half of the rows, and the barrier then makes the whole of `normalized` visible to both.
+        in_panels: every product goes through the panels (`Linear`)."""
         config, shard = self.config, self.shards[part]
         (n_batch, n_seq), n_heads = shape, shard.heads.stop - shard.heads.start
         rows = split(x.shape[0], part)  # the positions this thread adds to and normalises
@@ -435,10 +464,11 @@ class TwoThreads:
         activation = ACTIVATIONS[config.activation]
         add_and_normalize()  # ln_1 of the first block
         for i, (h, w, layer_cache) in enumerate(zip(self.params["h"], shard.layers, cache.layers)):
-            q, k, v = heads(w["q"](normalized)), heads(w["k"](normalized)), heads(w["v"](normalized))
+            q, k, v = (heads(w[name](normalized, in_panels=in_panels)) for name in "qkv")
             k, v = layer_cache.write(k, v, shard.heads)  # -> 2 x [n_batch, n_heads, n_kv, d_head]
             z = attention(q, k, v, mask, attention_scale(config, i))  # [n_batch, n_heads, n_seq, d_head]
             z = z.transpose(0, 2, 1, 3).reshape(n_batch * n_seq, n_heads * config.d_head)  # [n_rows, n_embd / 2]
-            add_and_normalize(w["attn.c_proj"](z), h["attn"]["c_proj"]["b"])  # x is resid_mid; then ln_2
-            post = activation(w["c_fc"](normalized))  # [n_rows, d_mlp / 2]
-            add_and_normalize(w["mlp.c_proj"](post), h["mlp"]["c_proj"]["b"])  # resid_post; then the next ln_1 or ln_f
+            add_and_normalize(w["attn.c_proj"](z, in_panels=in_panels), h["attn"]["c_proj"]["b"])  # resid_mid; ln_2
+            post = activation(w["c_fc"](normalized, in_panels=in_panels))  # [n_rows, d_mlp / 2]
+            # x is resid_post; then the next block's ln_1, or ln_f after the last
+            add_and_normalize(w["mlp.c_proj"](post, in_panels=in_panels), h["mlp"]["c_proj"]["b"])

@@ -423,28 +423,51 @@ def with_ratio(rates):
     return out
 
 
-def verification_cost(gpt, n_past=64, most=12):
-    """Seconds of one pass over k + 1 new positions with logits at each (what checking k proposals costs), after
-    n_past tokens in the cache, for k = 0..most, per round, interleaved; k = 0 is one plain decode step."""
-    engine, n_kv = gpt.engine, n_past + most + 1
-    real = np.ones((1, n_kv), bool)
-    cache = engine.new_cache(1, n_kv)
-    prompt = np.array(prompts_of(1, n_past, gpt.config.n_vocab))
-    engine.last_logits(prompt, np.arange(n_past)[None], attention_mask(real[:, :n_past], n_past), cache)
+def verification_cost(gpt, n_batch=1, ks=range(13), plain=False, n_past=64):
+    """Seconds of one pass over k + 1 new positions a row with logits at each (what checking k proposals a row
+    costs), for a batch of n_batch rows after n_past tokens each in the cache, per k in ks and round,
+    interleaved; k = 0 is one plain decode step. plain: each pass also on model.py alone, under ("plain", k)."""
+    engine, n_kv = gpt.engine, n_past + max(ks) + 1
+    real = np.ones((n_batch, n_kv), bool)
+    cache = engine.new_cache(n_batch, n_kv)
+    prompt = np.array(prompts_of(n_batch, n_past, gpt.config.n_vocab))
+    positions = np.tile(np.arange(n_past), (n_batch, 1))
+    engine.last_logits(prompt, positions, attention_mask(real[:, :n_past], n_past), cache)
 
-    def check(k):
-        ids, positions = np.ones((1, k + 1), np.int64), np.arange(n_past, n_past + k + 1)[None]
+    def check(k, setting):
+        ids = np.ones((n_batch, k + 1), np.int64)
+        positions = np.tile(np.arange(n_past, n_past + k + 1), (n_batch, 1))
         mask = attention_mask(real[:, : n_past + k + 1], k + 1)
         forward = engine.last_logits if k == 0 else engine.logits  # a plain step reads only the last logits
 
         def run():
-            forward(ids, positions, mask, cache)
+            with unittest.mock.patch.dict(os.environ, {"GPTLITE_PARALLEL": setting} if setting else {}):
+                forward(ids, positions, mask, cache)
             cache.rewind(k + 1)
 
         return passes(run)
 
-    fns = {k: check(k) for k in range(most + 1)}
+    fns = {k: check(k, None) for k in ks} | ({("plain", k): check(k, "0") for k in ks} if plain else {})
     return {k: [t / fns[k].passes for t in ts] for k, ts in timings(fns).items()}
+
+
+WIDE_VERIFICATION = {1: (0, 15, 31, 63), 4: (0, 3, 7), 8: (0, 3, 7)}  # n_batch: k; 16 to 64 rows a pass
+
+
+def wide_verification(gpt):
+    """{"n_batch x (k + 1)": n_batch, k, and spreads of the pass over k + 1 positions a row in the batch's decode
+    steps and of model.py alone's time for it over the rule's path} for passes of 16 to 64 rows (WIDE_VERIFICATION)."""
+    out = {}
+    for n_batch, ks in WIDE_VERIFICATION.items():
+        costs = verification_cost(gpt, n_batch, ks, plain=True)
+        for k in ks[1:]:
+            out[f"{n_batch}x{k + 1}"] = {
+                "n_batch": n_batch,
+                "k": k,
+                "steps": spread([t / t0 for t, t0 in zip(costs[k], costs[0])]),
+                "plain_over_rule": spread([p / t for p, t in zip(costs["plain", k], costs[k])]),
+            }
+    return out
 
 
 def draft_step_cost(gpt, draft):
@@ -626,6 +649,7 @@ def main():
             costs = verification_cost(gpt)
             r["verification_cost"] = {k: spread([t / t0 for t, t0 in zip(ts, costs[0])]) for k, ts in costs.items()}
             r["decode_step_ms"] = spread([t * 1e3 for t in costs[0]])
+            r["wide_verification"] = wide_verification(gpt)
             name = "gpt2" if config.n_embd > 768 else "distilgpt2"  # gpt2 drafts for the bigger ones
             draft_config = Config(**RELEASES[name].shape)
             draft = GPT(draft_config, init_params(draft_config, seed=1), gpt.tokenizer)
@@ -765,6 +789,11 @@ def table(r):
             + ", ".join(f"{k}: {r['verification_cost'][k]['median']:.2f}" for k in range(1, 13))
             + " |"
         )
+        for w in r["wide_verification"].values():
+            lines.append(
+                f"| batch {w['n_batch']}, a pass over k + 1 = {w['k'] + 1} positions a row: in the batch's decode "
+                f"steps; model.py alone / the rule's path | {cell(w['steps'], 2)}; {cell(w['plain_over_rule'], 2)}x |"
+            )
         d = r["draft"]
         lines.append(
             f"| draft, {d['name']} shapes: c = its step / the target's step; the formula's best speedup (k) "

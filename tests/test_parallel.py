@@ -56,15 +56,34 @@ def always_split(monkeypatch):
 
 
 @pytest.mark.parametrize("order", ["C", "F"])  # F: stored transposed, as the converted layout stores c_proj
-def test_panels_multiply_like_the_matrix(order):
+@pytest.mark.parametrize("n_rows", [1, 4, 5, 13])  # chunks of 4 rows below: one, one whole, two padded, four
+def test_panels_multiply_like_the_matrix(order, n_rows, monkeypatch):
+    monkeypatch.setattr(parallel, "SMALL_PRODUCT", 4 * 24 * parallel.PANEL)  # 4 rows of 24 a small product
     w = np.random.default_rng(0).normal(size=(24, 150)).astype(np.float32)  # 150: not a multiple of PANEL
     w = np.asarray(w, order=order)
-    x = np.random.default_rng(1).normal(size=(5, 24)).astype(np.float32)
+    x = np.random.default_rng(1).normal(size=(n_rows, 24)).astype(np.float32)
     p = parallel.panels(w)
     assert p.shape == (3, 24, parallel.PANEL)
     out = parallel.panel_matmul(x, p, 150)
-    assert out.shape == (5, 150)
+    assert out.shape == (n_rows, 150) and out.dtype == np.float32
     np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_rows, n_in, shape", [(16, 768, (1, 16, 768)), (20, 768, (1, 20, 768)),
+                                                 (21, 768, (2, 11, 768)), (127, 1536, (13, 10, 1536)),
+                                                 (3, 20000, (3, 1, 20000))])  # fmt: skip
+def test_rows_go_in_the_fewest_chunks_that_are_small_products(n_rows, n_in, shape):
+    """Each chunk times a panel is within OpenBLAS's small-matrix limit (one row at least, however wide), the
+    chunks are as few as that allows and of one size, and the padding rows are zeros."""
+    x = np.random.default_rng(0).normal(size=(n_rows, n_in)).astype(np.float32)
+    chunks = parallel.row_chunks(x)
+    assert chunks.shape == shape
+    n_chunks, n_chunk, _ = shape
+    assert n_chunk * n_in * parallel.PANEL <= parallel.SMALL_PRODUCT or n_chunk == 1
+    assert (n_chunk - 1) * n_chunks < n_rows <= n_chunks * n_chunk  # no chunk could go
+    flat = chunks.reshape(-1, n_in)
+    np.testing.assert_array_equal(flat[:n_rows], x)
+    assert not flat[n_rows:].any()
 
 
 def test_panels_of_a_read_only_map_are_copied_once_and_of_other_weights_at_every_load(tmp_path):
@@ -111,11 +130,13 @@ def test_decode_step_logits_match_the_plain_path(gpt, n_batch):
         np.testing.assert_allclose(b.v[:, :, : b.length], a.v[:, :, : a.length], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("n_batch, n_seq", [(1, 2), (1, 5), (1, parallel.PANEL_ROWS), (2, 4)])
+@pytest.mark.parametrize("n_batch, n_seq", [(1, 2), (1, 5), (1, 40), (2, 4), (3, 9)])
 def test_a_verifying_pass_through_the_panels_matches_the_plain_path(gpt, n_batch, n_seq, monkeypatch):
     """engine.logits over a few new positions after a prompt (speculative decoding's verifying pass): the blocks
-    and the head run through the panels, with the logits and the cache of model.py's path."""
+    and the head run through the panels, with the logits and the cache of model.py's path. The small-matrix
+    limit is set so low that these tiny matrices take several chunks of rows, the last one padded."""
     config, engine = gpt.config, gpt.engine
+    monkeypatch.setattr(parallel, "SMALL_PRODUCT", 3 * config.n_embd * parallel.PANEL)  # 3 rows of the stream
     ids, real, positions = left_pad(PROMPTS[:n_batch], max_new_tokens=n_seq)
     n_prompt = ids.shape[1]
     caches, panel_products = {}, []
@@ -243,6 +264,25 @@ def test_a_loaded_model_copies_its_panels_once(tmp_path, monkeypatch, count_spli
         monkeypatch.setenv("GPTLITE_PARALLEL", "on")
 
 
+def test_a_pass_that_is_not_of_the_rows_kind_never_reads_the_panels(tmp_path, monkeypatch):
+    """A loaded model's panels stay current from one generation to the next. A prompt's pass is not of the
+    "rows" kind, so neither its blocks nor its head (over one position a row: a few rows) read them, whatever
+    ran before: the same pass computes the same numbers, on the same kernels, every time."""
+    monkeypatch.setattr(parallel, "PREFILL_ROWS", 16)  # 4 prompts of 8: a prefill on two threads
+    gpt = random_gpt(CONFIGS["gpt2-like"])
+    save_converted(tmp_path, gpt.config, model.flatten(gpt.params), None, "test")
+    loaded = GPT.from_pretrained(tmp_path)
+    prompts = [list(range(row, row + 8)) for row in range(4)]
+    products = []
+    monkeypatch.setattr(parallel, "panel_matmul", count_calls(parallel.panel_matmul, products))
+    first = loaded.generate(prompts, 1, temperature=0)  # the prompts' pass alone
+    assert products == []
+    loaded.generate(prompts, 3, temperature=0)  # batched decode steps: through the panels, copied now
+    assert products != []
+    products.clear()
+    assert loaded.generate(prompts, 1, temperature=0) == first and products == []
+
+
 def count_calls(fn, calls):
     def counted(*args, **kwargs):
         calls.append(1)
@@ -268,10 +308,10 @@ def test_an_error_in_either_thread_reaches_the_caller(failing, monkeypatch):
     monkeypatch.setattr(parallel, "PREFILL_ROWS", 16)
     long_prompt = list(range(40))  # 40 positions: a prefill on two threads
 
-    def fails_in_one_thread(self, x, out=None):
+    def fails_in_one_thread(self, x, out=None, in_panels=False):
         if threading.current_thread().name == failing:
             raise RuntimeError(f"failed in {failing} at {x.shape[0]} rows")
-        return real(self, x, out)
+        return real(self, x, out, in_panels)
 
     real = parallel.Linear.__call__
     monkeypatch.setattr(parallel.Linear, "__call__", fails_in_one_thread)
@@ -286,15 +326,14 @@ def test_an_error_in_either_thread_reaches_the_caller(failing, monkeypatch):
 
 
 def test_kind_of_pass():
+    most = parallel.PREFILL_ROWS - 1
     assert parallel.kind(1, 1) is None and parallel.kind(1, 1, every_position=True) is None  # model.py's GEMVs
-    assert parallel.kind(2, 1) == parallel.kind(parallel.PANEL_ROWS, 1) == "rows"  # decode steps of a batch
-    assert parallel.kind(parallel.PANEL_ROWS + 1, 1) is None
-    assert parallel.kind(1, 2) is None and parallel.kind(1, parallel.PREFILL_ROWS - 1) is None  # short prompts
-    for n_batch, n_seq in ((1, 2), (1, parallel.PANEL_ROWS), (2, 3)):  # passes verifying a few proposed tokens
+    assert parallel.kind(2, 1) == parallel.kind(16, 1) == parallel.kind(most, 1) == "rows"  # decode steps of a batch
+    assert parallel.kind(1, 2) is None and parallel.kind(1, most) is None and parallel.kind(4, 3) is None  # prompts
+    for n_batch, n_seq in ((1, 2), (1, 16), (1, most), (2, 3), (8, 9)):  # passes verifying proposed tokens
         assert parallel.kind(n_batch, n_seq, every_position=True) == "rows"
-    assert parallel.kind(1, parallel.PANEL_ROWS + 1, every_position=True) is None
     assert parallel.kind(1, parallel.PREFILL_ROWS) == parallel.kind(4, parallel.PREFILL_ROWS // 4) == "prefill"
-    assert parallel.kind(1, parallel.PREFILL_ROWS, every_position=True) == "prefill"
+    assert parallel.kind(parallel.PREFILL_ROWS, 1) == parallel.kind(16, 8, every_position=True) == "prefill"
 
 
 class Controller:
@@ -359,6 +398,7 @@ def test_the_path_is_chosen_by_rule(cores, setting, pays, expected, rows, monkey
     config = CONFIGS["gpt2-like"]
     assert parallel.runs(config, 1, parallel.PREFILL_ROWS) is expected
     assert parallel.runs(config, 8, 1) is parallel.runs(config, 1, 5, every_position=True) is rows
+    assert parallel.runs(config, 64, 1) is parallel.runs(config, 4, 25, every_position=True) is rows  # up to 127
     assert not parallel.runs(config, 1, 1) and not parallel.runs(config, 1, parallel.PREFILL_ROWS - 1)
     assert not parallel.runs(config, 1, 5)  # a short prompt: only its last position's logits are read
     gpt = random_gpt(config)
