@@ -472,7 +472,7 @@ def wide_verification(gpt):
 
 def draft_step_cost(gpt, draft):
     """c: the seconds of one decode step of the draft over one of the target, per round, interleaved."""
-    times = {name: verification_cost(model, most=0)[0] for name, model in (("target", gpt), ("draft", draft))}
+    times = {name: verification_cost(model, ks=(0,))[0] for name, model in (("target", gpt), ("draft", draft))}
     return [d / t for d, t in zip(times["draft"], times["target"])]
 
 
