@@ -355,9 +355,8 @@ class TwoThreads:
         """Like `model.lm_head(model.hidden_states(...)[:, -1])`: token ids [n_batch, n_seq] -> the logits of each
         row's last position [n_batch, n_vocab]. Extends every layer of `cache` by n_seq positions."""
         logits = np.empty((ids.shape[0], self.config.n_vocab), np.float32)  # [n_batch, n_vocab]
-        in_panels = kind(*ids.shape) == "rows"
 
-        def head(part, hidden):  # each thread: its half of the vocabulary
+        def head(part, hidden, in_panels):  # each thread: its half of the vocabulary, as the pass's blocks ran
             shard = self.shards[part]
             shard.head(hidden[:, -1], out=logits[:, shard.vocab], in_panels=in_panels)  # -> [n_batch, n_vocab / 2]
 
@@ -384,7 +383,8 @@ class TwoThreads:
 
     def _forward(self, ids, positions, mask, cache, then=None, every_position=False):
         """Both threads' pass through the blocks -> the final normalised hidden states [n_batch, n_seq, n_embd];
-        then, if given, each thread calls then(part, hidden states), which it may read whole."""
+        then, if given, each thread calls then(part, hidden states, in_panels), and may read the states whole;
+        in_panels: whether this pass's products went through the panels (a pass of the "rows" kind)."""
         in_panels = kind(*ids.shape, every_position) == "rows"
         n_embd = self.config.n_embd
         x = self.params["wte"][ids] + self.params["wpe"][positions]  # the residual stream: [n_batch, n_seq, n_embd]
@@ -398,7 +398,7 @@ class TwoThreads:
         def work(part):
             self._blocks(part, ids.shape, x, normalized, norms, mask, cache, partial, barrier, in_panels)
             if then is not None:
-                then(part, hidden)
+                then(part, hidden, in_panels)
 
         self._in_two_threads(work, barrier)
         for layer in cache.layers:
