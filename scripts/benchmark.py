@@ -686,7 +686,7 @@ def machine():
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return f"{processor}; BLAS unknown (no threadpoolctl)"
+        return f"{processor}; BLAS unknown (no threadpoolctl, so gptlite's two-thread path is off)"
     blas = [i for i in threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]] or [{}]
     blas = blas[0]
     chosen = os.environ.get("OPENBLAS_CORETYPE")

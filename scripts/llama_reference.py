@@ -1,7 +1,8 @@
 """llama.cpp as a peer in scripts/benchmark.py: the same random weights as GGUF F32, greedy decoding timed as
 gptlite's is (never imported by gptlite).
 
-Needs, in the reference virtual environment (with torch and transformers):
+Needs, in the reference virtual environment (with torch, transformers, and threadpoolctl, without which gptlite's
+two-thread path is off):
 
     CMAKE_ARGS="-DGGML_NATIVE=ON" pip install llama-cpp-python gguf     # builds llama.cpp, ~10 min on 2 cores
     pip download llama-cpp-python==0.3.36 --no-deps --no-binary :all: -d /tmp/ll && tar xzf /tmp/ll/*.tar.gz -C /tmp/ll
