@@ -58,13 +58,13 @@ in COMPUTES; any other model runs model.py's path. It runs the passes it was mea
 machines (AMD EPYC Zen 4 and Zen 5, Intel Sapphire Rapids): passes over PREFILL_ROWS positions or more, and,
 where OpenBLAS's kernels have the small-matrix path (`panels_pay`), passes of the "rows" kind (`kind`: 2 to 16
 rows on all three; since the rows go in chunks, up to 127 on Zen 5 and on an Intel Xeon, where only batch-1
-verifying passes of 96 positions and more lost, at 0.8x); one row's decode step and short prompts stay in
-model.py. And it runs where the process may use exactly two cores: with more, OpenBLAS's own threads use them
-all, and two single-threaded halves were never measured against that. GPTLITE_PARALLEL=on runs it wherever it
-can compute the model; =off (or 0) never. It also needs threadpoolctl, to hold OpenBLAS to one thread (`pip
-install "gptlite[fast]"`). The plain path is the reference: the tests check this one against it. Because the
-choice depends only on the machine, the model and the shape of a pass, a seeded generation takes the same
-path, and gives the same tokens, every time it runs on the same machine.
+verifying passes of 96 positions and more ran slower than in model.py, which took 0.8x their time); one row's
+decode step and short prompts stay in model.py. And it runs where the process may use exactly two cores: with
+more, OpenBLAS's own threads use them all, and two single-threaded halves were never measured against that.
+GPTLITE_PARALLEL=on runs it wherever it can compute the model; =off (or 0) never. It also needs threadpoolctl,
+to hold OpenBLAS to one thread (`pip install "gptlite[fast]"`). The plain path is the reference: the tests
+check this one against it. Because the choice depends only on the machine, the model and the shape of a pass,
+a seeded generation takes the same path, and gives the same tokens, every time it runs on the same machine.
 """
 
 import functools
