@@ -63,7 +63,8 @@ def prompt_lookup(history, num_tokens: int, max_ngram: int, eos_token_id=None) -
         windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], n)  # [len - n, n]: every n-gram but the last
         starts = np.flatnonzero((windows == ids[-n:]).all(axis=1))  # earlier occurrences, left to right
         if starts.size:
-            follow = ids[starts[0] + n : starts[0] + n + num_tokens].tolist()
+            start = int(starts[0]) + n  # a Python int: num_tokens may be any size (a NumPy int would overflow)
+            follow = ids[start : start + num_tokens].tolist()
             return follow[: follow.index(eos_token_id)] if eos_token_id in follow else follow
     return []
 

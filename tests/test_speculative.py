@@ -42,6 +42,7 @@ def test_prompt_lookup_follows_transformers_rule():
     # the longest n-gram (here 2) ending the text, its first (leftmost) earlier occurrence, what followed it
     assert prompt_lookup([1, 2, 3, 9, 1, 2, 4, 5, 1, 2], 3, 2) == [3, 9, 1]
     assert prompt_lookup([1, 2, 3, 9, 1, 2, 4, 5, 1, 2], 10, 2) == [3, 9, 1, 2, 4, 5, 1, 2]  # up to the text's end
+    assert prompt_lookup([1, 2, 3, 9, 1, 2, 4, 5, 1, 2], 10**20, 2) == [3, 9, 1, 2, 4, 5, 1, 2]  # any count
     assert prompt_lookup([7, 1, 8, 2, 1], 2, 2) == [8, 2]  # no earlier 2-gram "2 1": the 1-gram "1"
     assert prompt_lookup([7, 1, 8, 2, 1], 2, 1) == [8, 2]
     assert prompt_lookup([1, 2, 3, 4], 5, 2) == []  # nothing matches: one plain step
