@@ -91,6 +91,10 @@ def test_convert_command(tmp_path, capsys):
     assert "2 layers" in capsys.readouterr().out
     assert convert_main([str(tmp_path / "missing"), str(tmp_path / "out2")]) == 2
     assert "model directory not found" in capsys.readouterr().err
+    (tmp_path / "file").write_text("not a model")
+    assert convert_main([str(tmp_path / "file"), str(tmp_path / "out3")]) == 2
+    assert "file: not a directory" in capsys.readouterr().err
+    assert not (tmp_path / "out3").exists()
 
 
 def broken_copy(tmp_path, edit):
@@ -132,6 +136,10 @@ def test_missing_and_unrecognised_directories(tmp_path):
         GPT.from_pretrained(tmp_path / "nope")
     with pytest.raises(FileNotFoundError, match="not a model directory"):
         GPT.from_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"junk")  # a file where a directory was meant
+    for path in (tmp_path / "model.safetensors", str(tmp_path / "model.safetensors")):
+        with pytest.raises(FileNotFoundError, match=r"model.safetensors: not a directory \(a model is a directory"):
+            GPT.from_pretrained(path)
 
 
 def test_failed_conversion_leaves_no_model_behind(tmp_path, monkeypatch):

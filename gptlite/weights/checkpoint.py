@@ -343,11 +343,17 @@ def head_name(config):
     return "wte" if config.tie_word_embeddings else "lm_head"
 
 
+def no_model_directory(path) -> FileNotFoundError:
+    """The error for a path to load that is not a directory: nothing there, or something else (a file)."""
+    what = "not a directory (a model is a directory of files)" if Path(path).exists() else "model directory not found"
+    return FileNotFoundError(f"{path}: {what}")
+
+
 def load_dir(directory, progress=None):
     """Load a checkpoint directory -> (Config, {name: float32 array}, (encoder path, merges path) or None)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"{directory}: model directory not found")
+        raise no_model_directory(directory)
     directory = checkpoint_folder(directory) or directory  # a training run's folder: its latest checkpoint
     if is_converted(directory):
         config = converted_config(directory)

@@ -38,7 +38,7 @@ import requests
 from ..progress import progress_bar
 from ..releases import BUNDLED, BUNDLED_DIR, known_names, release
 from ..vocab import check_files, find_vocab_files
-from .checkpoint import is_converted, load_dir, save_converted
+from .checkpoint import is_converted, load_dir, no_model_directory, save_converted
 
 try:
     import fcntl
@@ -146,7 +146,7 @@ def resolve(name_or_dir, source="hf", revision="main", quiet=False):
         return BUNDLED_DIR
     name = str(name_or_dir)
     if isinstance(name_or_dir, os.PathLike) or name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
-        raise FileNotFoundError(f"{name}: model directory not found")
+        raise no_model_directory(name)
     key, files, headers = plan(name, source, revision)
     target = home() / "models" / key
     if is_converted(target):
