@@ -30,7 +30,9 @@ Sliding past the context: when the next pass would not fit in n_ctx positions, t
 context is dropped and the KV cache recomputed for the second half (one prefill of n_ctx / 2 tokens every
 n_ctx / 2 new tokens: cheap next to decoding them one by one); the positions restart at 0, as in a fresh
 text. A batch slides all its rows at once, when the longest fills the context: from then on a shorter row
-can differ from what it would give alone.
+can differ from what it would give alone. With proposals the rows advance unevenly, so a batch reaches its slide
+at other tokens of each row than without them, and past the context its output can differ from the batch's
+output without proposals (one row's does not: it slides at the same token either way).
 """
 
 import numpy as np

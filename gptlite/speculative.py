@@ -144,6 +144,8 @@ class Draft:
         row = self.rows.setdefault(text, _DraftRow(self.engine, self.num_tokens))
         self._schedule(row, history)
         k, n_ctx = min(row.num_tokens, most, self.engine.config.n_ctx // 2), self.engine.config.n_ctx
+        if k == 0:  # a draft whose context holds one position has no room for a proposal: a plain step
+            return [], None
         if len(history) - row.start + k > n_ctx:  # the draft's window slides too: keep the last half
             row.start, row.fed = len(history) - n_ctx // 2, []
             row.cache.rewind(row.cache.n_past)

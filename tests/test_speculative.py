@@ -104,6 +104,14 @@ def test_past_the_context_alone(gpt, drafts, how):
     assert gpt.generate(PROMPTS[0], 100, temperature=0, eos_token_id=None, **speculative) == plain
 
 
+def test_a_draft_with_a_one_position_context_proposes_nothing(gpt):
+    config = Config(n_vocab=CONFIG.n_vocab, n_ctx=1, n_embd=16, n_head=2, n_layer=1)
+    stats = Stats()
+    greedy = gpt.generate(PROMPTS[0], 12, temperature=0, assistant_model=random_gpt(config, 4), stats=stats)
+    assert greedy == gpt.generate(PROMPTS[0], 12, temperature=0)
+    assert (stats.proposed, stats.passes) == (0, 12)
+
+
 def test_seeded_prompt_lookup_is_the_seeded_plain_run(gpt):
     """Prompt lookup has no q: the row's own draw is checked against the proposal, so the draws are plain's."""
     options = dict(temperature=0.9, top_k=30, seed=[4, 5, 6, 7], eos_token_id=None)
