@@ -30,9 +30,10 @@ Sliding past the context: when the next pass would not fit in n_ctx positions, t
 context is dropped and the KV cache recomputed for the second half (one prefill of n_ctx / 2 tokens every
 n_ctx / 2 new tokens: cheap next to decoding them one by one); the positions restart at 0, as in a fresh
 text. A batch slides all its rows at once, when the longest fills the context: from then on a shorter row
-can differ from what it would give alone. With proposals the rows advance unevenly, so a batch reaches its slide
-at other tokens of each row than without them, and past the context its output can differ from the batch's
-output without proposals (one row's does not: it slides at the same token either way).
+can differ from what it would give alone. Rows that accept different numbers of proposals advance unevenly, and
+would reach that slide at other tokens than without proposals; so a batch that may pass the context (its longest
+text and max_new_tokens more do not fit) decodes without them, and gives the same tokens. One row slides at the
+same token either way, and keeps its proposals.
 """
 
 import numpy as np
@@ -58,10 +59,14 @@ class Window:
         positions, as far as the context allows; the cache is empty."""
         self.texts = np.asarray(texts, np.int64)
         self.start = np.array([max(len(histories[t]) - (keep or len(histories[t])), 0) for t in texts], np.int64)
-        longest = max(len(histories[t]) - s for t, s in zip(texts, self.start))
+        longest = self.longest(histories)
         max_len = max(min(longest + room, engine.config.n_ctx), longest)
         self.real = np.zeros((len(texts), max_len), bool)
         self.cache = engine.new_cache(len(texts), max_len)
+
+    def longest(self, histories) -> int:
+        """The most tokens a row's text has from where its window begins."""
+        return max(len(histories[t]) - s for t, s in zip(self.texts, self.start))
 
     @property
     def covered(self) -> np.ndarray:
@@ -164,6 +169,8 @@ def decode(engine, prompts, max_new_tokens, pick, *, eos_token_id=None, n_vocab=
     engine.refresh()
     if window is None:
         window = Window(engine, histories, range(len(histories)), max_new_tokens)
+    if len(window.texts) > 1 and window.longest(histories) + max_new_tokens > engine.config.n_ctx:
+        propose = None  # a batch that may slide does without proposals (see the module's docstring on sliding)
     while True:
         proposals, qs = _proposals(propose, window.texts, histories, n_new, max_new_tokens, stopped)
         feeds = [f + p for f, p in zip(window.pending(histories), proposals)]

@@ -97,6 +97,21 @@ def test_both_paths_give_the_same_tokens(gpt, drafts, path, how, prompts, monkey
 
 
 @pytest.mark.parametrize("how", ["lookup", "draft"])
+def test_a_batch_past_the_context_is_the_plain_batch(gpt, drafts, how):
+    """A batch slides all its rows at once; rows that accept different numbers of proposals would reach that slide
+    at other tokens than without them, so a batch that may pass the context decodes without proposals."""
+    prompts = [PROMPTS[0], PROMPTS[3]]
+    speculative = dict(prompt_lookup_num_tokens=5) if how == "lookup" else dict(assistant_model=drafts["random"])
+    for n_new, proposes in ((100, False), (48 - len(PROMPTS[0]), True)):  # past the 48-token context, and within
+        stats = Stats()
+        plain = gpt.generate(prompts, n_new, temperature=0, eos_token_id=None)
+        assert gpt.generate(prompts, n_new, temperature=0, eos_token_id=None, stats=stats, **speculative) == plain
+        assert (stats.proposed > 0) == proposes
+    seeded = dict(temperature=1.0, seed=[3, 4], eos_token_id=None)
+    assert gpt.generate(prompts, 100, prompt_lookup_num_tokens=5, **seeded) == gpt.generate(prompts, 100, **seeded)
+
+
+@pytest.mark.parametrize("how", ["lookup", "draft"])
 def test_past_the_context_alone(gpt, drafts, how):
     """100 new tokens in a 48-token context: the target's window slides, and so does the draft's."""
     plain = gpt.generate(PROMPTS[0], 100, temperature=0, eos_token_id=None)
