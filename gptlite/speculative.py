@@ -122,13 +122,18 @@ class _DraftRow:
         self.at, self.proposed = 0, []  # where in its text the last proposals were made, and what they were
 
 
+def check_schedule(schedule):
+    """Refuse a num_assistant_tokens_schedule other than "heuristic" or "constant" in one line."""
+    if not isinstance(schedule, str) or schedule not in ("heuristic", "constant"):
+        raise ValueError(f"num_assistant_tokens_schedule must be 'heuristic' or 'constant', got {schedule!r:.60}")
+
+
 class Draft:
     """The propose seam for a draft model (assisted generation): each row's next tokens from the draft's own KV
     cache, which is rewound to what the target kept before each proposal. Rows run one at a time (batch 1)."""
 
     def __init__(self, engine, sampler, rngs, eos_token_id=None, n_vocab=None, num_tokens=5, schedule="heuristic"):
-        if schedule not in ("heuristic", "constant"):
-            raise ValueError(f"num_assistant_tokens_schedule must be 'heuristic' or 'constant', got {schedule!r}")
+        check_schedule(schedule)
         self.engine, self.sampler, self.rngs = engine, sampler, rngs
         self.eos_token_id, self.n_vocab, self.schedule = eos_token_id, n_vocab, schedule
         self.num_tokens = checks.count("num_assistant_tokens", num_tokens, 1)
@@ -221,7 +226,11 @@ class Speculation:
         if prompt_lookup_num_tokens is not None and assistant_model is not None:
             raise ValueError("give prompt_lookup_num_tokens or assistant_model, not both")
         if prompt_lookup_num_tokens is not None:
-            PromptLookup(prompt_lookup_num_tokens, max_matching_ngram_size)  # checks both
+            checks.count("prompt_lookup_num_tokens", prompt_lookup_num_tokens, 1)
+        # the options of the way not taken are checked too: a bad value is refused whether or not it is used
+        checks.count("max_matching_ngram_size", max_matching_ngram_size, 1)
+        checks.count("num_assistant_tokens", num_assistant_tokens, 1)
+        check_schedule(num_assistant_tokens_schedule)
         if assistant_model is not None and not (
             hasattr(assistant_model, "engine") and hasattr(assistant_model, "config")
         ):

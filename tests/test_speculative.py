@@ -177,6 +177,12 @@ def test_bad_options_are_refused_in_one_line(gpt, tiny):
         gpt.generate([1, 2], 5, assistant_model=gpt, num_assistant_tokens=0)
     with pytest.raises(ValueError, match="num_assistant_tokens_schedule must be"):
         gpt.generate([1, 2], 5, assistant_model=gpt, num_assistant_tokens_schedule="fast")
+    with pytest.raises(ValueError, match="num_assistant_tokens_schedule must be"):
+        gpt.generate([1, 2], 5, assistant_model=gpt, num_assistant_tokens_schedule=np.array(["constant"]))
+    unused = dict(max_matching_ngram_size=-5), dict(num_assistant_tokens="x"), dict(num_assistant_tokens_schedule=3)
+    for options in unused:  # refused even where the way they belong to is not taken
+        with pytest.raises(ValueError, match=f"{next(iter(options))} must be"):
+            gpt.generate([1, 2], 5, **options)
 
 
 def test_accept_or_resample_gives_p():
