@@ -227,6 +227,8 @@ class Sampler:
             raise ValueError("no token is left to pick: the logits, logit_bias, bad_words and bans exclude them all")
         if self.temperature == 0:
             return logits  # greedy takes the argmax; temperature, top-k, top-p and min-p cannot change it
+        if logits.max() == np.inf:  # only logit_bias adds +inf (the logits were checked above)
+            raise ValueError("a logit_bias of +inf gives no distribution to sample from: add a large finite amount")
         with np.errstate(over="ignore", divide="ignore"):  # overflow is checked just below
             logits = logits / np.float32(self.temperature)
         if not np.isfinite(logits.max()):

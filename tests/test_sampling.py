@@ -94,6 +94,10 @@ def test_nan_and_plus_inf_logits_raise_instead_of_picking_a_token():
                 sampler.distribution(logits, [])
     with pytest.raises(ValueError, match="too small"):
         Sampler(temperature=1e-45)(np.array([5.0, 1.0], np.float32), [], rng)
+    forced = dict(logit_bias=((2, np.inf),))  # greedy takes the forced token; sampling has no distribution left
+    assert Sampler(temperature=0, **forced)(np.zeros(4, np.float32), [], rng) == 2
+    with pytest.raises(ValueError, match="a logit_bias of \\+inf gives no distribution to sample from"):
+        Sampler(**forced)(np.zeros(4, np.float32), [], rng)
     for sampler in (Sampler(temperature=0), Sampler()):  # -inf everywhere: nothing is possible
         with pytest.raises(ValueError, match="no token is left to pick"):
             sampler(np.full(5, -np.inf, np.float32), [], rng)
